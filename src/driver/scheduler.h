@@ -1,0 +1,35 @@
+/* Many fits at once over one backend (DESIGN.md "Fits"): a persistent pool of
+ * active fits; each round steps every active fit, concatenates their
+ * requests into one batch, evaluates the batch once, hands the answers back;
+ * finished fits leave and new spectra join so the batch stays full. */
+#ifndef RVS_DRIVER_SCHEDULER_H
+#define RVS_DRIVER_SCHEDULER_H
+
+#include "backend/backend.h"
+#include "fit/process.h"
+
+typedef struct rvs_fit_job {
+  const rvs_spectrum *spec;   /* data (copied into the backend when the job starts) */
+  double params0[RVS_MAXPAR]; /* starting parameters (CCF or brute force) */
+  double vsini0;              /* NaN/negative: no rotation */
+  rvs_fit_result result;      /* filled when done */
+  int status;                 /* RVS_OK or the error that stopped this job */
+  char errmsg[256];
+} rvs_fit_job;
+
+typedef void (*rvs_progress_fn)(size_t done, size_t total, void *user);
+
+typedef struct rvs_scheduler_stats {
+  long rounds;
+  long requests;
+  double eval_seconds;   /* time inside backend->evaluate */
+  double total_seconds;
+} rvs_scheduler_stats;
+
+/* Fit every job.  pool: fits in flight at once (<= 0: 256).  Per-job failures
+ * are recorded in the job; the return value is an error only when the run
+ * itself could not go on (out of memory, backend failure). */
+int rvs_fit_jobs(rvs_backend *be, const rvs_fit_config *cfg, rvs_fit_job *jobs, size_t njobs,
+                 int pool, rvs_progress_fn progress, void *user, rvs_scheduler_stats *stats);
+
+#endif

@@ -1,0 +1,114 @@
+/* The batch scheduler over a mock backend: every job finishes with the same
+ * answer as a fit run alone, whatever the pool size, and failures stay local. */
+#include "rvs_test.h"
+
+#include "driver/scheduler.h"
+#include "rvs/status.h"
+
+#include <stdlib.h>
+
+static const char *const NAMES[4] = {"teff", "logg", "feh", "alpha"};
+
+typedef struct mock {
+  rvs_backend base;
+  int nslots;
+  double v0[64];   /* per-slot true velocity */
+  int used[64];
+  long max_batch;
+  long nevals;
+} mock;
+
+static double m2lnl(double v0, double vel, const double *p) {
+  double t = (vel - v0) / 2.0;
+  return 100 + t * t + pow((p[0] - 5600) / 150, 2) + pow((p[1] - 4.2) / 0.3, 2) +
+         pow((p[2] + 0.7) / 0.2, 2) + pow((p[3] - 0.2) / 0.15, 2);
+}
+
+static int m_add(rvs_backend *b, const rvs_spectrum *s, int *slot) {
+  mock *m = b->impl;
+  if (s->narms == 0) return rvs_error(RVS_ERR_ARG, "mock: empty spectrum");
+  for (int i = 0; i < 64; i++)
+    if (!m->used[i]) {
+      m->used[i] = 1;
+      m->v0[i] = s->arms[0].flux[0]; /* the mock stores its velocity in flux[0] */
+      *slot = i;
+      return RVS_OK;
+    }
+  return rvs_error(RVS_ERR_NOMEM, "mock: full");
+}
+static void m_remove(rvs_backend *b, int slot) { ((mock *)b->impl)->used[slot] = 0; }
+static int m_eval(rvs_backend *b, const rvs_eval_request *r, size_t n, rvs_eval_result *res) {
+  mock *m = b->impl;
+  if ((long)n > m->max_batch) m->max_batch = (long)n;
+  m->nevals += (long)n;
+  for (size_t i = 0; i < n; i++) {
+    memset(&res[i], 0, sizeof res[i]);
+    assert_true(m->used[r[i].slot]);
+    res[i].m2lnl = m2lnl(m->v0[r[i].slot], r[i].vel, r[i].params);
+    res[i].narms = 1;
+  }
+  return RVS_OK;
+}
+
+static void make_mock(mock *m) {
+  memset(m, 0, sizeof *m);
+  m->base.name = "mock";
+  m->base.add_slot = m_add;
+  m->base.remove_slot = m_remove;
+  m->base.evaluate = m_eval;
+  m->base.impl = m;
+}
+
+#define NJ 12
+
+static void run_all(int pool, rvs_fit_job *jobs, rvs_spectrum *specs, double *flux0, mock *m) {
+  rvs_fit_config cfg;
+  rvs_fit_config_default(&cfg, 4, NAMES);
+  for (int j = 0; j < NJ; j++) {
+    flux0[j] = -300 + 50.0 * j;
+    specs[j].narms = 1;
+    specs[j].arms[0].flux = &flux0[j];
+    specs[j].arms[0].n = 1;
+    memset(&jobs[j], 0, sizeof jobs[j]);
+    jobs[j].spec = &specs[j];
+    const double p0[4] = {5000 + 50.0 * j, 4.0, -0.5, 0.1};
+    memcpy(jobs[j].params0, p0, sizeof p0);
+    jobs[j].vsini0 = -1;
+  }
+  specs[5].narms = 0; /* job 5 fails at add_slot */
+  make_mock(m);
+  rvs_scheduler_stats st;
+  assert_int_equal(rvs_fit_jobs(&m->base, &cfg, jobs, NJ, pool, NULL, NULL, &st), RVS_OK);
+  assert_true(st.rounds > 0);
+  assert_int_equal(st.requests, m->nevals);
+}
+
+static void pool_size_does_not_change_answers(void **state) {
+  (void)state;
+  static rvs_fit_job a[NJ], b[NJ];
+  static rvs_spectrum sa[NJ], sb[NJ];
+  double fa[NJ], fb[NJ];
+  mock ma, mb;
+  run_all(1, a, sa, fa, &ma);
+  run_all(7, b, sb, fb, &mb);
+  assert_true(mb.max_batch > ma.max_batch); /* fits really were batched together */
+  for (int j = 0; j < NJ; j++) {
+    if (j == 5) {
+      assert_int_equal(a[j].status, RVS_ERR_ARG);
+      assert_int_equal(b[j].status, RVS_ERR_ARG);
+      assert_non_null(strstr(b[j].errmsg, "empty spectrum"));
+      continue;
+    }
+    assert_int_equal(a[j].status, RVS_OK);
+    assert_true(a[j].result.vel == b[j].result.vel);
+    assert_true(a[j].result.param[0] == b[j].result.param[0]);
+    assert_close_abs(a[j].result.vel, fa[j], 1e-3);
+    assert_close_rel(a[j].result.vel_err, 2.0, 1e-3, 1);
+    assert_close_rel(a[j].result.param[0], 5600, 1e-4, 1);
+  }
+}
+
+static const struct CMUnitTest tests[] = {
+    cmocka_unit_test(pool_size_does_not_change_answers),
+};
+RVS_TEST_MAIN(tests)
