@@ -9,27 +9,11 @@
 #define RVS_BACKEND_H
 
 #include "core/resolution.h"
+#include "rvs/spectrum.h"
 #include "fit/eval.h"
 #include "templates/library.h"
 
 #include <stddef.h>
-
-/* One arm (or exposure) of one spectrum, as the backend receives it.  The
- * backend copies what it needs; the caller's arrays may be freed afterwards. */
-typedef struct rvs_arm {
-  const char *setup;            /* template setup, e.g. "desi_b" */
-  size_t n;
-  const double *lam;            /* observed wavelengths, increasing, Angstrom */
-  const double *flux;
-  const double *sigma;          /* > 0 and finite everywhere (bad pixels inflated) */
-  const unsigned char *badmask; /* 1 = bad; NULL = all good (true chi2 / npix only) */
-  const rvs_banded *resol;      /* per-fiber resolution matrix, or NULL */
-} rvs_arm;
-
-typedef struct rvs_spectrum {
-  int narms;
-  rvs_arm arms[RVS_MAXARMS];
-} rvs_spectrum;
 
 typedef struct rvs_backend rvs_backend;
 struct rvs_backend {

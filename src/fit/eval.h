@@ -7,7 +7,9 @@
 #define RVS_FIT_EVAL_H
 
 #define RVS_MAXPAR 8   /* atmospheric parameters (teff, logg, feh, alpha, ...) */
-#define RVS_MAXARMS 8  /* arms / exposures per spectrum */
+#ifndef RVS_MAXARMS
+#define RVS_MAXARMS 8  /* arms / exposures per spectrum (also in rvs/spectrum.h) */
+#endif
 
 typedef enum rvs_eval_kind {
   RVS_EVAL_CHISQ = 0,     /* -2 ln L only (get_chisq) */

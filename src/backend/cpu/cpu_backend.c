@@ -126,10 +126,15 @@ static int cpu_add_slot(rvs_backend *b, const rvs_spectrum *spec, int *slot) {
     }
     if (in->badmask) memcpy(A->badmask, in->badmask, in->n);
     if ((rc = rvs_continuum_basis(A->lam, A->n, cb->opt.npoly, cb->opt.rbf_continuum, A->B))) goto fail;
-    if (in->resol) {
-      if ((rc = rvs_banded_alloc(&A->resol, in->n, in->resol->nd))) goto fail;
+    if (in->resol_ndiag > 0 && in->resol) {
+      if (in->resol_ndiag % 2 == 0) {
+        rc = rvs_error(RVS_ERR_ARG, "setup %s: resolution band width %d is not odd", in->setup,
+                       in->resol_ndiag);
+        goto fail;
+      }
+      if ((rc = rvs_banded_alloc(&A->resol, in->n, in->resol_ndiag))) goto fail;
       A->has_resol = 1;
-      memcpy(A->resol.w, in->resol->w, sizeof(double) * in->n * (size_t)in->resol->nd);
+      memcpy(A->resol.w, in->resol, sizeof(double) * in->n * (size_t)in->resol_ndiag);
     }
     s->ntot += (long)in->n;
     continue;
