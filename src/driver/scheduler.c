@@ -115,6 +115,9 @@ int rvs_fit_jobs(rvs_backend *be, const rvs_fit_config *cfg, rvs_fit_job *jobs, 
         rvs_fit_job *j = &jobs[a->job];
         j->result = *rvs_fit_get_result(&a->fit);
         if (j->status == RVS_OK && j->result.status != RVS_OK) j->status = j->result.status;
+        for (int arm = 0; arm < j->spec->narms && j->status == RVS_OK; arm++)
+          if (j->models[arm] && be->get_model && be->get_model(be, a->slot, arm, j->models[arm]))
+            job_fail(j, RVS_ERR_ARG);
         rvs_fit_free(&a->fit);
         be->remove_slot(be, a->slot);
         done++;

@@ -12,6 +12,7 @@ typedef struct rvs_fit_job {
   const rvs_spectrum *spec;   /* data (copied into the backend when the job starts) */
   double params0[RVS_MAXPAR]; /* starting parameters (CCF or brute force) */
   double vsini0;              /* NaN/negative: no rotation */
+  double *models[RVS_MAXARMS]; /* optional: receives the best-fit model of each arm */
   rvs_fit_result result;      /* filled when done */
   int status;                 /* RVS_OK or the error that stopped this job */
   char errmsg[256];

@@ -44,7 +44,33 @@ int rvs_template_lib_interp(rvs_template_lib *lib, const char *setup, rvs_interp
   return RVS_OK;
 }
 
+int rvs_template_lib_ccf(rvs_template_lib *lib, const char *setup, int continuum,
+                         rvs_ccf_bank **out) {
+  for (int i = 0; i < lib->nccf; i++)
+    if (strcmp(lib->ccf_setup[i], setup) == 0 && lib->ccf_continuum[i] == continuum) {
+      *out = lib->ccf[i];
+      return RVS_OK;
+    }
+  if (lib->nccf >= RVS_LIB_MAX_SETUPS)
+    return rvs_error(RVS_ERR_ARG, "template library %s: more than %d CCF banks", lib->dir,
+                     RVS_LIB_MAX_SETUPS);
+  if (strlen(setup) >= sizeof lib->ccf_setup[0])
+    return rvs_error(RVS_ERR_ARG, "setup name '%s' too long", setup);
+  char path[4200];
+  int rc = rvs_ccf_file_name(lib->dir, setup, continuum, path, sizeof path);
+  if (rc) return rc;
+  rvs_ccf_bank *b = NULL;
+  if ((rc = rvs_ccf_bank_load(path, &b))) return rc;
+  strcpy(lib->ccf_setup[lib->nccf], setup);
+  lib->ccf_continuum[lib->nccf] = continuum;
+  lib->ccf[lib->nccf++] = b;
+  *out = b;
+  return RVS_OK;
+}
+
 void rvs_template_lib_close(rvs_template_lib *lib) {
   for (int i = 0; i < lib->nsetups; i++) rvs_interp_free(lib->interp[i]);
+  for (int i = 0; i < lib->nccf; i++) rvs_ccf_bank_free(lib->ccf[i]);
   lib->nsetups = 0;
+  lib->nccf = 0;
 }

@@ -5,6 +5,7 @@
 #ifndef RVS_TEMPLATES_LIBRARY_H
 #define RVS_TEMPLATES_LIBRARY_H
 
+#include "templates/ccf_bank.h"
 #include "templates/interp.h"
 
 #define RVS_LIB_MAX_SETUPS 16
@@ -14,6 +15,10 @@ typedef struct rvs_template_lib {
   int nsetups;
   char setup[RVS_LIB_MAX_SETUPS][64];
   rvs_interp *interp[RVS_LIB_MAX_SETUPS];
+  int nccf;
+  char ccf_setup[RVS_LIB_MAX_SETUPS][64];
+  int ccf_continuum[RVS_LIB_MAX_SETUPS];
+  rvs_ccf_bank *ccf[RVS_LIB_MAX_SETUPS];
 } rvs_template_lib;
 
 /* Remember the folder (no file is read yet). */
@@ -25,6 +30,11 @@ int rvs_template_lib_interp(rvs_template_lib *lib, const char *setup, rvs_interp
 
 /* Already-loaded interpolator, or NULL (thread-safe). */
 const rvs_interp *rvs_template_lib_find(const rvs_template_lib *lib, const char *setup);
+
+/* The CCF bank of `setup` (ccf_<setup>.h5, or ccf_nocont_<setup>.h5 when
+ * continuum == 0), loaded on first call (not thread-safe). */
+int rvs_template_lib_ccf(rvs_template_lib *lib, const char *setup, int continuum,
+                         rvs_ccf_bank **out);
 
 void rvs_template_lib_close(rvs_template_lib *lib);
 
