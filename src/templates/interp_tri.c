@@ -1,0 +1,636 @@
+/* Delaunay-triangulation interpolator (upstream make_nd.py without
+ * --regulargrid, and spec_inter.TriInterp).
+ *
+ * Build: map the parameters (log10 on log_ids), add a deterministic jitter of
+ * U(-1e-6, 1e-6) (our splitmix64 stream seeded with 1, not numpy's Mersenne
+ * twister: only determinism matters), append the 2^ndim corners of the
+ * bounding box padded by 20% per dimension (corner i takes the upper bound in
+ * dimension j iff bit j of i is set), each carrying the spectrum of the
+ * nearest real template, and triangulate with Qhull using scipy.spatial.
+ * Delaunay's options ("d Qt Qbb Qc Qz Q12", plus "Qx" above 4-D).
+ *
+ * Point location: a directed walk (step into the neighbour opposite the most
+ * negative barycentric coordinate) started from the simplex that holds the
+ * centre of the point's cell in a uniform bucket grid over the box; a
+ * brute-force scan is the fallback, as in scipy's find_simplex. */
+#include <float.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "libqhull_r/qhull_ra.h"
+#include "rvs/log.h"
+#include "rvs/status.h"
+#include "templates/interp_internal.h"
+
+static uint64_t splitmix64(uint64_t *state) {
+  uint64_t z = (*state += 0x9E3779B97F4A7C15ULL);
+  z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
+  z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
+  return z ^ (z >> 31);
+}
+
+void rvs_tri_jitter(double *v, size_t n, double amplitude, uint64_t seed) {
+  uint64_t state = seed;
+  for (size_t i = 0; i < n; i++) {
+    double u = (double)(splitmix64(&state) >> 11) * 0x1.0p-53; /* [0, 1) */
+    v[i] += amplitude * (2.0 * u - 1.0);
+  }
+}
+
+/* ------------------------------------------------------------ barycentrics */
+
+void rvs_tri_bary(const rvs_interp *ip, int32_t s, const double *x, double *bary) {
+  int n = ip->ndim;
+  const double *T = ip->transform + (size_t)s * (size_t)(n + 1) * (size_t)n;
+  const double *r = T + (size_t)n * (size_t)n;
+  double sum = 0;
+  for (int j = 0; j < n; j++) {
+    double b = 0;
+    for (int i = 0; i < n; i++) b += T[j * n + i] * (x[i] - r[i]);
+    bary[j] = b;
+    sum += b;
+  }
+  bary[n] = 1.0 - sum;
+}
+
+/* Inverse of the n x n matrix a (row-major, destroyed) into inv by
+ * Gauss-Jordan with partial pivoting; returns the reciprocal condition
+ * number estimate 1/(|A|_1 |A^-1|_1), 0 if singular. */
+static double invert_small(int n, double *a, double *inv) {
+  double anorm = 0;
+  for (int j = 0; j < n; j++) {
+    double c = 0;
+    for (int i = 0; i < n; i++) c += fabs(a[i * n + j]);
+    if (c > anorm) anorm = c;
+  }
+  for (int i = 0; i < n; i++)
+    for (int j = 0; j < n; j++) inv[i * n + j] = i == j;
+  for (int c = 0; c < n; c++) {
+    int p = c;
+    for (int i = c + 1; i < n; i++)
+      if (fabs(a[i * n + c]) > fabs(a[p * n + c])) p = i;
+    if (a[p * n + c] == 0) return 0;
+    if (p != c)
+      for (int j = 0; j < n; j++) {
+        double t = a[c * n + j];
+        a[c * n + j] = a[p * n + j];
+        a[p * n + j] = t;
+        t = inv[c * n + j];
+        inv[c * n + j] = inv[p * n + j];
+        inv[p * n + j] = t;
+      }
+    double piv = a[c * n + c];
+    for (int j = 0; j < n; j++) {
+      a[c * n + j] /= piv;
+      inv[c * n + j] /= piv;
+    }
+    for (int i = 0; i < n; i++) {
+      if (i == c) continue;
+      double f = a[i * n + c];
+      if (f == 0) continue;
+      for (int j = 0; j < n; j++) {
+        a[i * n + j] -= f * a[c * n + j];
+        inv[i * n + j] -= f * inv[c * n + j];
+      }
+    }
+  }
+  double inorm = 0;
+  for (int j = 0; j < n; j++) {
+    double c = 0;
+    for (int i = 0; i < n; i++) c += fabs(inv[i * n + j]);
+    if (c > inorm) inorm = c;
+  }
+  if (anorm == 0 || inorm == 0 || !isfinite(inorm)) return 0;
+  return 1.0 / (anorm * inorm);
+}
+
+/* transform[s] as scipy's Delaunay.transform: rows 0..n-1 = T^-1 with
+ * T[:, j] = v_j - v_n, row n = v_n, from the coordinates `coords`
+ * [nvert][n].  rcond[s] receives the reciprocal condition estimate (0 if
+ * singular, then the transform is NaN). */
+static void transforms_from(const rvs_interp *ip, const double *coords, double *transform,
+                            double *rcond_out) {
+  int n = ip->ndim;
+  size_t per = (size_t)(n + 1) * (size_t)n;
+  for (size_t s = 0; s < ip->nsimplex; s++) {
+    double a[256], inv[256];
+    const int32_t *v = ip->simplices + s * (size_t)(n + 1);
+    const double *vn = coords + (size_t)v[n] * (size_t)n;
+    for (int i = 0; i < n; i++)
+      for (int j = 0; j < n; j++) a[i * n + j] = coords[(size_t)v[j] * (size_t)n + i] - vn[i];
+    double rcond = invert_small(n, a, inv);
+    double *T = transform + s * per;
+    rcond_out[s] = rcond;
+    if (rcond < 1000 * DBL_EPSILON) {
+      for (size_t k = 0; k < per; k++) T[k] = NAN;
+      continue;
+    }
+    memcpy(T, inv, (size_t)n * (size_t)n * sizeof(double));
+    memcpy(T + (size_t)n * (size_t)n, vn, (size_t)n * sizeof(double));
+  }
+}
+
+/* The jitter only chooses the combinatorial triangulation: the barycentric
+ * transforms use the true (unjittered) vertex positions, so nodes and linear
+ * functions are reproduced exactly.  A simplex that is flat without the
+ * jitter (a sliver between two ways of splitting a cocircular face) keeps
+ * its jittered transform for the walk only and is flagged degenerate: it
+ * holds no volume and is never the answer of a location. */
+static int compute_transforms(rvs_interp *ip, const double *jittered) {
+  int n = ip->ndim;
+  size_t per = (size_t)(n + 1) * (size_t)n;
+  ip->transform = malloc(ip->nsimplex * per * sizeof(double));
+  ip->degenerate = calloc(ip->nsimplex ? ip->nsimplex : 1, 1);
+  double *rc = malloc((ip->nsimplex ? ip->nsimplex : 1) * sizeof(double));
+  double *tj = jittered ? malloc(ip->nsimplex * per * sizeof(double)) : NULL;
+  double *rcj = jittered ? malloc((ip->nsimplex ? ip->nsimplex : 1) * sizeof(double)) : NULL;
+  if (!ip->transform || !ip->degenerate || !rc || (jittered && (!tj || !rcj))) {
+    free(rc);
+    free(tj);
+    free(rcj);
+    return rvs_error(RVS_ERR_NOMEM, "triangulation: out of memory");
+  }
+  transforms_from(ip, ip->vec, ip->transform, rc);
+  if (jittered) transforms_from(ip, jittered, tj, rcj);
+  size_t ndegen = 0;
+  for (size_t s = 0; s < ip->nsimplex; s++) {
+    if (rc[s] >= RVS_TRI_RCOND_MIN) continue;
+    ip->degenerate[s] = 1;
+    ndegen++;
+    if (jittered) memcpy(ip->transform + s * per, tj + s * per, per * sizeof(double));
+    else
+      for (size_t k = 0; k < per; k++) ip->transform[s * per + k] = NAN;
+  }
+  free(rc);
+  free(tj);
+  free(rcj);
+  if (ndegen)
+    rvs_log(RVS_LOG_INFO, "triangulation: %zu flat simplices (slivers) flagged", ndegen);
+  return RVS_OK;
+}
+
+/* ------------------------------------------------------------ neighbours */
+
+typedef struct face_rec {
+  uint64_t hash;
+  int32_t s, k;
+} face_rec;
+
+static int face_cmp(const void *a, const void *b) {
+  const face_rec *x = a, *y = b;
+  if (x->hash != y->hash) return x->hash < y->hash ? -1 : 1;
+  if (x->s != y->s) return x->s < y->s ? -1 : 1;
+  return (x->k > y->k) - (x->k < y->k);
+}
+
+static int int32_cmp(const void *a, const void *b) {
+  int32_t x = *(const int32_t *)a, y = *(const int32_t *)b;
+  return (x > y) - (x < y);
+}
+
+/* Sorted vertex ids of the face of simplex s opposite its vertex k. */
+static void face_of(const rvs_interp *ip, int32_t s, int32_t k, int32_t *f) {
+  int m = 0;
+  const int32_t *v = ip->simplices + (size_t)s * (size_t)(ip->ndim + 1);
+  for (int i = 0; i <= ip->ndim; i++)
+    if (i != k) f[m++] = v[i];
+  qsort(f, (size_t)m, sizeof *f, int32_cmp);
+}
+
+/* Neighbours from shared faces (independent of Qhull's internal ordering). */
+static int compute_neighbors(rvs_interp *ip) {
+  int n = ip->ndim;
+  size_t nf = ip->nsimplex * (size_t)(n + 1);
+  ip->neighbors = malloc(nf * sizeof(int32_t));
+  face_rec *rec = malloc((nf ? nf : 1) * sizeof *rec);
+  if (!ip->neighbors || !rec) {
+    free(rec);
+    return rvs_error(RVS_ERR_NOMEM, "triangulation: out of memory");
+  }
+  for (size_t i = 0; i < nf; i++) ip->neighbors[i] = -1;
+  for (size_t s = 0; s < ip->nsimplex; s++)
+    for (int k = 0; k <= n; k++) {
+      int32_t f[17];
+      face_of(ip, (int32_t)s, k, f);
+      uint64_t h = 1469598103934665603ULL;
+      for (int i = 0; i < n; i++) {
+        h ^= (uint64_t)(uint32_t)f[i];
+        h *= 1099511628211ULL;
+        h ^= h >> 29;
+      }
+      face_rec r = {h, (int32_t)s, k};
+      rec[s * (size_t)(n + 1) + (size_t)k] = r;
+    }
+  qsort(rec, nf, sizeof *rec, face_cmp);
+  size_t nshared3 = 0;
+  for (size_t a = 0; a < nf;) {
+    size_t b = a + 1;
+    while (b < nf && rec[b].hash == rec[a].hash) b++;
+    for (size_t i = a; i < b; i++) {
+      int32_t fi[17], fj[17];
+      face_of(ip, rec[i].s, rec[i].k, fi);
+      for (size_t j = i + 1; j < b; j++) {
+        face_of(ip, rec[j].s, rec[j].k, fj);
+        if (memcmp(fi, fj, (size_t)n * sizeof(int32_t)) != 0) continue;
+        int32_t *ni = ip->neighbors + (size_t)rec[i].s * (size_t)(n + 1) + rec[i].k;
+        int32_t *nj = ip->neighbors + (size_t)rec[j].s * (size_t)(n + 1) + rec[j].k;
+        if (*ni == -1 && *nj == -1) {
+          *ni = rec[j].s;
+          *nj = rec[i].s;
+        } else {
+          nshared3++;
+        }
+      }
+    }
+    a = b;
+  }
+  free(rec);
+  if (nshared3)
+    rvs_log(RVS_LOG_INFO, "triangulation: %zu faces shared by more than two simplices (flat ones)",
+            nshared3);
+  return RVS_OK;
+}
+
+/* ------------------------------------------------------------ location */
+
+int32_t rvs_tri_find_simplex_bruteforce(const rvs_interp *ip, const double *x,
+                                        double *bary) {
+  int n = ip->ndim;
+  int32_t best = -1;
+  double bestmin = -INFINITY, b[17];
+  for (size_t s = 0; s < ip->nsimplex; s++) {
+    if (ip->degenerate[s]) continue;
+    rvs_tri_bary(ip, (int32_t)s, x, b);
+    double mn = b[0];
+    for (int k = 1; k <= n; k++)
+      if (b[k] < mn) mn = b[k];
+    if (mn > bestmin) {
+      bestmin = mn;
+      best = (int32_t)s;
+    }
+    if (mn >= 0) break; /* strictly inside or on a face: the answer */
+  }
+  if (best < 0 || bestmin < -RVS_TRI_EPS_BROAD) return -1;
+  if (bary) rvs_tri_bary(ip, best, x, bary);
+  return best;
+}
+
+/* Best non-degenerate neighbour of the sliver s holding x (min barycentric
+ * >= -eps_broad), or -1. */
+static int32_t resolve_sliver(const rvs_interp *ip, const double *x, int32_t s, double *bary) {
+  int n = ip->ndim;
+  int32_t best = -1;
+  double bestmin = -INFINITY, b[17];
+  for (int k = 0; k <= n; k++) {
+    int32_t nb = ip->neighbors[(size_t)s * (size_t)(n + 1) + (size_t)k];
+    if (nb < 0 || ip->degenerate[nb]) continue;
+    rvs_tri_bary(ip, nb, x, b);
+    double mn = b[0];
+    for (int j = 1; j <= n; j++)
+      if (b[j] < mn) mn = b[j];
+    if (mn > bestmin) {
+      bestmin = mn;
+      best = nb;
+    }
+  }
+  if (best < 0 || bestmin < -RVS_TRI_EPS_BROAD) return -1;
+  if (bary) rvs_tri_bary(ip, best, x, bary);
+  return best;
+}
+
+/* Directed walk from `start` (into the neighbour opposite the most negative
+ * barycentric coordinate); falls back to the brute force. */
+static int32_t walk_from(const rvs_interp *ip, const double *x, int32_t start,
+                         double *bary) {
+  int n = ip->ndim;
+  int32_t s = start;
+  double b[17];
+  size_t maxsteps = 64 + 4 * ip->nsimplex;
+  if (maxsteps > 100000) maxsteps = 100000;
+  for (size_t step = 0; step < maxsteps && s >= 0; step++) {
+    const double *T = ip->transform + (size_t)s * (size_t)(n + 1) * (size_t)n;
+    if (isnan(T[0])) break;
+    rvs_tri_bary(ip, s, x, b);
+    int kmin = 0;
+    for (int k = 1; k <= n; k++)
+      if (b[k] < b[kmin]) kmin = k;
+    if (b[kmin] >= -RVS_TRI_EPS) {
+      if (!ip->degenerate[s]) {
+        if (bary) memcpy(bary, b, (size_t)(n + 1) * sizeof(double));
+        return s;
+      }
+      int32_t r = resolve_sliver(ip, x, s, bary);
+      if (r >= 0) return r;
+      break;
+    }
+    s = ip->neighbors[(size_t)s * (size_t)(n + 1) + (size_t)kmin];
+  }
+  return rvs_tri_find_simplex_bruteforce(ip, x, bary);
+}
+
+static size_t bucket_of(const rvs_interp *ip, const double *x) {
+  size_t idx = 0;
+  for (int d = 0; d < ip->ndim; d++) {
+    int g = ip->bucket_n[d];
+    double span = ip->box_hi[d] - ip->box_lo[d];
+    int c = span > 0 ? (int)floor((x[d] - ip->box_lo[d]) / span * g) : 0;
+    if (c < 0) c = 0;
+    if (c >= g) c = g - 1;
+    idx = idx * (size_t)g + (size_t)c;
+  }
+  return idx;
+}
+
+int32_t rvs_tri_find_simplex(const rvs_interp *ip, const double *x, double *bary) {
+  int n = ip->ndim;
+  for (int d = 0; d < n; d++) {
+    if (!isfinite(x[d])) return -1;
+    double tol = 1e-10 * (ip->box_hi[d] - ip->box_lo[d]);
+    if (x[d] < ip->box_lo[d] - tol || x[d] > ip->box_hi[d] + tol) return -1;
+  }
+  if (ip->nsimplex == 0) return -1;
+  int32_t start = ip->bucket_start ? ip->bucket_start[bucket_of(ip, x)] : 0;
+  return walk_from(ip, x, start, bary);
+}
+
+int rvs_tri_build_buckets(rvs_interp *ip) {
+  int n = ip->ndim;
+  free(ip->bucket_n);
+  free(ip->bucket_start);
+  ip->bucket_start = NULL;
+  ip->bucket_n = malloc((size_t)n * sizeof(int));
+  if (!ip->bucket_n) return rvs_error(RVS_ERR_NOMEM, "triangulation: out of memory");
+  /* About one bucket per simplex, at most 2^20 in all. */
+  double target = (double)ip->nsimplex;
+  if (target > (double)(1 << 20)) target = (double)(1 << 20);
+  int g = (int)floor(pow(target, 1.0 / n));
+  if (g < 1) g = 1;
+  if (g > 256) g = 256;
+  size_t nb = 1;
+  for (int d = 0; d < n; d++) {
+    ip->bucket_n[d] = ip->box_hi[d] > ip->box_lo[d] ? g : 1;
+    nb *= (size_t)ip->bucket_n[d];
+  }
+  ip->nbucket = nb;
+  int32_t *start = malloc(nb * sizeof(int32_t));
+  if (!start) return rvs_error(RVS_ERR_NOMEM, "triangulation: out of memory");
+  /* Row-major order: consecutive buckets are close, so each walk is short. */
+  int32_t prev = 0;
+  int idx[17] = {0};
+  double x[17];
+  for (size_t b = 0; b < nb; b++) {
+    size_t rem = b;
+    for (int d = n - 1; d >= 0; d--) {
+      idx[d] = (int)(rem % (size_t)ip->bucket_n[d]);
+      rem /= (size_t)ip->bucket_n[d];
+    }
+    for (int d = 0; d < n; d++)
+      x[d] = ip->box_lo[d] +
+             (idx[d] + 0.5) * (ip->box_hi[d] - ip->box_lo[d]) / ip->bucket_n[d];
+    int32_t s = ip->nsimplex ? walk_from(ip, x, prev, NULL) : -1;
+    if (s < 0) s = prev;
+    start[b] = s;
+    prev = s;
+  }
+  ip->bucket_start = start;
+  return RVS_OK;
+}
+
+/* Box = bounding box of all vertices (the padded corners). */
+int rvs_tri_setup_runtime(rvs_interp *ip) {
+  int n = ip->ndim;
+  free(ip->box_lo);
+  free(ip->box_hi);
+  ip->box_lo = malloc((size_t)n * sizeof(double));
+  ip->box_hi = malloc((size_t)n * sizeof(double));
+  if (!ip->box_lo || !ip->box_hi) return rvs_error(RVS_ERR_NOMEM, "triangulation: out of memory");
+  for (int d = 0; d < n; d++) {
+    ip->box_lo[d] = INFINITY;
+    ip->box_hi[d] = -INFINITY;
+  }
+  for (size_t i = 0; i < ip->nvert; i++)
+    for (int d = 0; d < n; d++) {
+      double v = ip->vec[i * (size_t)n + (size_t)d];
+      if (v < ip->box_lo[d]) ip->box_lo[d] = v;
+      if (v > ip->box_hi[d]) ip->box_hi[d] = v;
+    }
+  int st = RVS_OK;
+  if (!ip->transform) st = compute_transforms(ip, NULL);
+  if (!st && !ip->neighbors) st = compute_neighbors(ip);
+  if (!st) st = rvs_tri_build_buckets(ip);
+  return st;
+}
+
+int rvs_tri_locate_mapped(const rvs_interp *ip, const double *x, int *vert, double *w,
+                          int *nw, double *outside) {
+  double b[17];
+  int32_t s = rvs_tri_find_simplex(ip, x, b);
+  if (s < 0) {
+    *nw = 0;
+    *outside = NAN;
+    return RVS_ERR_RANGE;
+  }
+  int n = ip->ndim;
+  const int32_t *v = ip->simplices + (size_t)s * (size_t)(n + 1);
+  double out = 0;
+  for (int k = 0; k <= n; k++) {
+    vert[k] = v[k];
+    w[k] = b[k];
+    out += b[k] * ip->extraflags[v[k]];
+  }
+  *nw = n + 1;
+  *outside = out;
+  return RVS_OK;
+}
+
+/* ------------------------------------------------------------ build */
+
+static int run_qhull(rvs_interp *ip, const double *coords) {
+  int n = ip->ndim;
+  char cmd[64];
+  snprintf(cmd, sizeof cmd, "qhull d Qt Qbb Qc Qz Q12%s", n > 4 ? " Qx" : "");
+  char *errbuf = NULL;
+  size_t errlen = 0;
+  FILE *errf = open_memstream(&errbuf, &errlen);
+  if (!errf) return rvs_error(RVS_ERR_NOMEM, "triangulation: cannot open message stream");
+  coordT *pts = malloc(ip->nvert * (size_t)n * sizeof(coordT));
+  if (!pts) {
+    fclose(errf);
+    free(errbuf);
+    return rvs_error(RVS_ERR_NOMEM, "triangulation: out of memory");
+  }
+  for (size_t i = 0; i < ip->nvert * (size_t)n; i++) pts[i] = coords[i];
+  qhT qh_qh;
+  qhT *qh = &qh_qh;
+  QHULL_LIB_CHECK
+  qh_zero(qh, errf);
+  int exitcode = qh_new_qhull(qh, n, (int)ip->nvert, pts, False, cmd, NULL, errf);
+  int st = RVS_OK;
+  if (exitcode) {
+    fflush(errf);
+    char first[200] = "";
+    if (errbuf) {
+      const char *p = errbuf;
+      while (*p == '\n') p++;
+      snprintf(first, sizeof first, "%s", p);
+      char *nl = strchr(first, '\n');
+      if (nl) *nl = 0;
+    }
+    st = rvs_error(RVS_ERR_NUMERIC, "triangulation: Qhull failed (code %d): %s", exitcode,
+                   first);
+  } else {
+    facetT *facet;
+    vertexT *vertex, **vertexp;
+    size_t count = 0;
+    FORALLfacets {
+      if (!facet->upperdelaunay) count++;
+    }
+    ip->simplices = malloc((count ? count : 1) * (size_t)(n + 1) * sizeof(int32_t));
+    if (!ip->simplices) {
+      st = rvs_error(RVS_ERR_NOMEM, "triangulation: out of memory");
+    } else {
+      size_t s = 0;
+      FORALLfacets {
+        if (facet->upperdelaunay) continue;
+        if (qh_setsize(qh, facet->vertices) != n + 1) {
+          st = rvs_error(RVS_ERR_NUMERIC, "triangulation: non-simplicial facet from Qhull");
+          break;
+        }
+        int k = 0;
+        FOREACHvertex_(facet->vertices) {
+          int id = qh_pointid(qh, vertex->point);
+          if (id < 0 || (size_t)id >= ip->nvert) {
+            st = rvs_error(RVS_ERR_NUMERIC, "triangulation: bad vertex id %d from Qhull", id);
+            break;
+          }
+          ip->simplices[s * (size_t)(n + 1) + (size_t)k++] = id;
+        }
+        if (st) break;
+        s++;
+      }
+      ip->nsimplex = s;
+    }
+  }
+  int curlong, totlong;
+  qh_freeqhull(qh, !qh_ALL);
+  qh_memfreeshort(qh, &curlong, &totlong);
+  fclose(errf);
+  free(errbuf);
+  free(pts);
+  if (!st && ip->nsimplex == 0)
+    st = rvs_error(RVS_ERR_NUMERIC, "triangulation: Qhull returned no simplices");
+  return st;
+}
+
+int rvs_interp_build_tri(const rvs_specs *s, rvs_interp **out) {
+  *out = NULL;
+  if (!s || s->nparam < 1 || s->nparam > 8)
+    return rvs_error(RVS_ERR_ARG, "triangulation: needs 1 to 8 parameters");
+  int n = (int)s->nparam;
+  size_t nreal = s->nspec, ncorner = (size_t)1 << n;
+  int st;
+  double *jittered = NULL;
+  rvs_interp *ip = rvs_interp_alloc_common(s, nreal + ncorner, &st);
+  if (!ip) return st;
+  ip->kind = RVS_INTERP_TRIANGULATION;
+  ip->extraflags = calloc(ip->nvert, sizeof(double));
+  if (!ip->extraflags) {
+    st = rvs_error(RVS_ERR_NOMEM, "triangulation: out of memory");
+    goto fail;
+  }
+  /* Mapped parameters, row-major [point][dim]. */
+  for (size_t i = 0; i < nreal; i++)
+    for (int d = 0; d < n; d++) {
+      double raw = s->vec[(size_t)d * nreal + i];
+      double v = ip->is_log[d] ? log10(raw) : raw;
+      if (!isfinite(v)) {
+        st = rvs_error(RVS_ERR_ARG, "triangulation: template %zu: parameter %s = %g is not "
+                       "finite after mapping", i, ip->parnames[d], raw);
+        goto fail;
+      }
+      ip->vec[i * (size_t)n + (size_t)d] = v;
+    }
+  double lo[8], hi[8];
+  for (int d = 0; d < n; d++) {
+    lo[d] = INFINITY;
+    hi[d] = -INFINITY;
+    for (size_t i = 0; i < nreal; i++) {
+      double v = ip->vec[i * (size_t)n + (size_t)d];
+      if (v < lo[d]) lo[d] = v;
+      if (v > hi[d]) hi[d] = v;
+    }
+    if (!(hi[d] > lo[d])) {
+      st = rvs_error(RVS_ERR_ARG, "triangulation: parameter %s is constant over the grid; "
+                     "a Delaunay triangulation needs a spread in every parameter (drop it, "
+                     "or use the regular-grid interpolator)", ip->parnames[d]);
+      goto fail;
+    }
+  }
+  for (int d = 0; d < n; d++) { /* the box padded by 20% of the span */
+    double span = hi[d] - lo[d];
+    lo[d] -= RVS_INTERP_BOX_PAD * span;
+    hi[d] += RVS_INTERP_BOX_PAD * span;
+  }
+  for (size_t i = 0; i < nreal; i++) {
+    st = rvs_interp_store_specs(ip, i, s->specs + i * s->npix);
+    if (st) goto fail;
+  }
+  for (size_t c = 0; c < ncorner; c++) {
+    double *cv = ip->vec + (nreal + c) * (size_t)n;
+    for (int d = 0; d < n; d++) cv[d] = (c >> d) & 1 ? hi[d] : lo[d];
+    size_t best = 0;
+    double bestd = INFINITY;
+    for (size_t i = 0; i < nreal; i++) { /* nearest in mapped, unscaled space */
+      double d2 = 0;
+      for (int d = 0; d < n; d++) {
+        double t = ip->vec[i * (size_t)n + (size_t)d] - cv[d];
+        d2 += t * t;
+      }
+      if (d2 < bestd) {
+        bestd = d2;
+        best = i;
+      }
+    }
+    st = rvs_interp_store_specs(ip, nreal + c, s->specs + best * s->npix);
+    if (st) goto fail;
+    ip->extraflags[nreal + c] = 1.0;
+  }
+  /* Jittered copy for Qhull only.  The real points get upstream's jitter
+   * (stream drawn in upstream's (dim, point) order); the corners, which
+   * upstream leaves exact, are jittered too (the stream continues), else
+   * Qhull returns simplices that are flat even in the jittered geometry and
+   * the walk cannot pass them. */
+  jittered = malloc(ip->nvert * (size_t)n * sizeof(double));
+  double *jit = calloc(ip->nvert * (size_t)n, sizeof(double));
+  if (!jittered || !jit) {
+    free(jit);
+    st = rvs_error(RVS_ERR_NOMEM, "triangulation: out of memory");
+    goto fail;
+  }
+  memcpy(jittered, ip->vec, ip->nvert * (size_t)n * sizeof(double));
+  rvs_tri_jitter(jit, ip->nvert * (size_t)n, RVS_INTERP_JITTER, RVS_INTERP_JITTER_SEED);
+  for (int d = 0; d < n; d++) {
+    for (size_t i = 0; i < nreal; i++)
+      jittered[i * (size_t)n + (size_t)d] += jit[(size_t)d * nreal + i];
+    double span = (hi[d] - lo[d]) / (1 + 2 * RVS_INTERP_BOX_PAD);
+    for (size_t c = 0; c < ncorner; c++)
+      jittered[(nreal + c) * (size_t)n + (size_t)d] +=
+          span * jit[nreal * (size_t)n + c * (size_t)n + (size_t)d];
+  }
+  free(jit);
+  st = run_qhull(ip, jittered);
+  if (!st) st = compute_transforms(ip, jittered);
+  if (!st) st = rvs_tri_setup_runtime(ip);
+  if (st) goto fail;
+  free(jittered);
+  rvs_log(RVS_LOG_INFO, "triangulation: %zu templates + %zu corners, %zu simplices", nreal,
+          ncorner, ip->nsimplex);
+  *out = ip;
+  return RVS_OK;
+fail:
+  free(jittered);
+  rvs_interp_free(ip);
+  return st;
+}
