@@ -24,12 +24,18 @@ typedef struct rvs_specs {
   char *revision;   /* free text, may be NULL */
   char *cmdline;    /* may be NULL */
   char *dbfile;     /* may be NULL */
+  char *git_rev;    /* may be NULL (written as "rvspecfit-c <version>") */
 } rvs_specs;
 
-/* Read a specs file written by us or by upstream rvspecfit. */
+/* Read a specs file written by us or by upstream rvspecfit (0.9.0 files,
+ * without file_ids/dbfile, included: missing file_ids read as -1). */
 int rvs_specs_read(const char *path, rvs_specs *out);
 
-/* Write atomically (temporary name, then rename). */
+/* Write atomically (temporary name, then rename), in upstream's layout:
+ * specs (float32 if float_bits==32, else float64), vec, lam, lognorms,
+ * file_ids (int64), parnames (list of str), log_step/log_spec (bool
+ * scalars), mapper_module/mapper_class_name (str), mapper_args (tuple:
+ * int64 array of shape (1, nlog_ids)), git_rev, revision, cmdline, dbfile. */
 int rvs_specs_write(const char *path, const rvs_specs *s);
 
 void rvs_specs_free(rvs_specs *s);
