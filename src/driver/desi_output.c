@@ -128,8 +128,8 @@ static int checksum_all(fitsfile *f, const char *path) {
 
 typedef struct colspec {
   char name[24];
-  char form[16];
-  char unit[16];
+  char form[FLEN_VALUE];
+  char unit[FLEN_VALUE];
   const char *desc;
 } colspec;
 
