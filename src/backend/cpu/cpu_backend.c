@@ -26,7 +26,7 @@
 typedef struct cpu_arm {
   const rvs_interp *ip;
   size_t n;
-  double *lam, *flux, *sigma, *B;
+  double *lam, *lnlam, *flux, *sigma, *B;
   unsigned char *badmask;
   rvs_banded resol;
   int has_resol;
@@ -40,13 +40,67 @@ typedef struct cpu_slot {
   long ntot; /* sum of pixels over arms */
 } cpu_slot;
 
+/* Per-thread scratch kept between calls: buffers, and one spline per
+ * template setup whose Thomas factors (which depend only on the grid) are
+ * computed once; each template then costs one rvs_spline_set_y. */
+typedef struct thread_ws {
+  size_t maxn, maxt, wsize;
+  double *spec, *tmp, *t1, *t2, *work, *coeffs;
+  int nspl;
+  const rvs_interp *spl_ip[RVS_LIB_MAX_SETUPS];
+  rvs_spline spl[RVS_LIB_MAX_SETUPS];
+} thread_ws;
+
 typedef struct cpu_backend {
   rvs_backend base;
   rvs_template_lib *lib;
   rvs_backend_options opt;
   cpu_slot *slots;
   int nslots, cap;
+  thread_ws *ws;
+  int nws;
 } cpu_backend;
+
+static void ws_free(thread_ws *w) {
+  free(w->spec); free(w->tmp); free(w->t1); free(w->t2); free(w->work); free(w->coeffs);
+  for (int i = 0; i < w->nspl; i++) rvs_spline_free(&w->spl[i]);
+  memset(w, 0, sizeof *w);
+}
+
+/* Grow the buffers to the sizes of this batch. */
+static int ws_reserve(thread_ws *w, size_t maxn, size_t maxt, size_t wsize, int P) {
+  if (maxn <= w->maxn && maxt <= w->maxt && wsize <= w->wsize && w->coeffs) return RVS_OK;
+  if (maxn < w->maxn) maxn = w->maxn;
+  if (maxt < w->maxt) maxt = w->maxt;
+  if (wsize < w->wsize) wsize = w->wsize;
+  free(w->spec); free(w->tmp); free(w->t1); free(w->t2); free(w->work); free(w->coeffs);
+  w->spec = malloc(sizeof(double) * maxt);
+  w->tmp = malloc(sizeof(double) * maxt);
+  w->t1 = malloc(sizeof(double) * maxn);
+  w->t2 = malloc(sizeof(double) * maxn);
+  w->work = malloc(sizeof(double) * wsize);
+  w->coeffs = malloc(sizeof(double) * (size_t)(P > 0 ? P : 1));
+  w->maxn = maxn;
+  w->maxt = maxt;
+  w->wsize = wsize;
+  if (!w->spec || !w->tmp || !w->t1 || !w->t2 || !w->work || !w->coeffs) {
+    w->maxn = w->maxt = w->wsize = 0;
+    return RVS_ERR_NOMEM;
+  }
+  return RVS_OK;
+}
+
+/* The thread's spline on the grid of `ip`, created on first use. */
+static rvs_spline *ws_spline(thread_ws *w, const rvs_interp *ip) {
+  for (int i = 0; i < w->nspl; i++)
+    if (w->spl_ip[i] == ip) return &w->spl[i];
+  if (w->nspl >= RVS_LIB_MAX_SETUPS) return NULL;
+  int kind = rvs_interp_log_step(ip) ? RVS_GRID_LOG : RVS_GRID_LINEAR;
+  if (rvs_spline_init_grid(&w->spl[w->nspl], rvs_interp_lam(ip), rvs_interp_npix(ip), kind))
+    return NULL;
+  w->spl_ip[w->nspl] = ip;
+  return &w->spl[w->nspl++];
+}
 
 void rvs_backend_options_default(rvs_backend_options *o) {
   memset(o, 0, sizeof *o);
@@ -60,7 +114,7 @@ void rvs_backend_options_default(rvs_backend_options *o) {
 static void free_slot(cpu_slot *s) {
   for (int a = 0; a < s->narms; a++) {
     cpu_arm *A = &s->arms[a];
-    free(A->lam); free(A->flux); free(A->sigma); free(A->B); free(A->badmask); free(A->model);
+    free(A->lam); free(A->lnlam); free(A->flux); free(A->sigma); free(A->B); free(A->badmask); free(A->model);
     if (A->has_resol) rvs_banded_free(&A->resol);
   }
   memset(s, 0, sizeof *s);
@@ -115,16 +169,18 @@ static int cpu_add_slot(rvs_backend *b, const rvs_spectrum *spec, int *slot) {
       goto fail;
     }
     A->lam = dup_array(in->lam, in->n);
+    A->lnlam = dup_array(NULL, in->n);
     A->flux = dup_array(in->flux, in->n);
     A->sigma = dup_array(in->sigma, in->n);
     A->B = malloc(sizeof(double) * in->n * (size_t)cb->opt.npoly);
     A->badmask = calloc(in->n, 1);
     A->model = calloc(in->n, sizeof(double));
-    if (!A->lam || !A->flux || !A->sigma || !A->B || !A->badmask || !A->model) {
+    if (!A->lam || !A->lnlam || !A->flux || !A->sigma || !A->B || !A->badmask || !A->model) {
       rc = rvs_error(RVS_ERR_NOMEM, "CPU backend: no memory for a spectrum");
       goto fail;
     }
     if (in->badmask) memcpy(A->badmask, in->badmask, in->n);
+    for (size_t i = 0; i < in->n; i++) A->lnlam[i] = log(A->lam[i]);
     if ((rc = rvs_continuum_basis(A->lam, A->n, cb->opt.npoly, cb->opt.rbf_continuum, A->B))) goto fail;
     if (in->resol_ndiag > 0 && in->resol) {
       if (in->resol_ndiag % 2 == 0) {
@@ -162,17 +218,16 @@ static int same_run(const rvs_eval_request *a, const rvs_eval_request *b, int np
 /* Per-arm template state for one run. */
 typedef struct arm_tpl {
   double outside;
-  rvs_spline spl;
-  int have_spline;
+  rvs_spline *spl; /* the thread's spline holding this run's template */
 } arm_tpl;
 
-static int prepare_template(const cpu_backend *cb, const cpu_arm *A, const rvs_eval_request *r,
-                            arm_tpl *T, double *spec, double *tmp) {
-  (void)cb;
+static int prepare_template(thread_ws *w, const cpu_arm *A, const rvs_eval_request *r,
+                            arm_tpl *T) {
   const rvs_interp *ip = A->ip;
   size_t nt = rvs_interp_npix(ip);
   const double *lt = rvs_interp_lam(ip);
-  T->have_spline = 0;
+  double *spec = w->spec, *tmp = w->tmp;
+  T->spl = NULL;
   int rc = rvs_interp_eval(ip, r->params, spec, &T->outside);
   if (rc == RVS_ERR_RANGE || !isfinite(T->outside)) {
     T->outside = NAN;
@@ -196,16 +251,16 @@ static int prepare_template(const cpu_backend *cb, const cpu_arm *A, const rvs_e
     if ((rc = rvs_convolve_vsini(spec, nt, lnstep, r->vsini, tmp))) return rc;
     memcpy(spec, tmp, sizeof(double) * nt);
   }
-  int kind = rvs_interp_log_step(ip) ? RVS_GRID_LOG : RVS_GRID_LINEAR;
-  if ((rc = rvs_spline_init(&T->spl, lt, spec, nt, kind))) return rc;
-  T->have_spline = 1;
+  T->spl = ws_spline(w, ip);
+  if (!T->spl) return rvs_error(RVS_ERR_NOMEM, "CPU backend: cannot set up the template spline");
+  rvs_spline_set_y(T->spl, spec);
   return RVS_OK;
 }
 
 /* -2 ln L of one request, given the run's templates. */
 static void eval_one(cpu_backend *cb, const cpu_slot *s, arm_tpl *T, const rvs_eval_request *r,
-                     rvs_eval_result *res, double *lam_rest, double *t1, double *t2,
-                     double *work, double *coeffs) {
+                     rvs_eval_result *res, thread_ws *w) {
+  double *t1 = w->t1, *t2 = w->t2, *work = w->work, *coeffs = w->coeffs;
   double badchi = 10.0 * (double)s->ntot;
   double total = 0;
   int P = cb->opt.npoly;
@@ -237,8 +292,7 @@ static void eval_one(cpu_backend *cb, const cpu_slot *s, arm_tpl *T, const rvs_e
       continue;
     }
     if (cb->opt.outside_penalty) total += T[a].outside * badchi;
-    rvs_doppler_rest_wavelengths(A->lam, A->n, r->vel, lam_rest);
-    int rc = rvs_spline_eval(&T[a].spl, lam_rest, A->n, t1);
+    int rc = rvs_spline_eval_doppler(T[a].spl, A->lam, A->lnlam, A->n, r->vel, t1);
     const double *t = t1;
     if (rc == RVS_OK && A->has_resol) {
       rvs_banded_apply(&A->resol, t1, t2);
@@ -293,17 +347,29 @@ static int cpu_evaluate(rvs_backend *b, const rvs_eval_request *req, size_t n, r
   size_t wsize = rvs_marg_chisq_work_size(maxn, P);
   size_t wsize2 = rvs_marg_chisq_continuum_work_size(maxn, P);
   if (wsize2 > wsize) wsize = wsize2;
+  int nth = 1;
+#ifdef _OPENMP
+  nth = omp_get_max_threads();
+#endif
+  if (nth > cb->nws) {
+    thread_ws *nw = realloc(cb->ws, sizeof *nw * (size_t)nth);
+    if (!nw) {
+      free(start);
+      return rvs_error(RVS_ERR_NOMEM, "CPU backend: no memory for thread workspaces");
+    }
+    memset(nw + cb->nws, 0, sizeof *nw * (size_t)(nth - cb->nws));
+    cb->ws = nw;
+    cb->nws = nth;
+  }
   int failed = 0;
 #pragma omp parallel reduction(| : failed)
   {
-    double *spec = malloc(sizeof(double) * maxt);
-    double *tmp = malloc(sizeof(double) * maxt);
-    double *lam_rest = malloc(sizeof(double) * maxn);
-    double *t1 = malloc(sizeof(double) * maxn);
-    double *t2 = malloc(sizeof(double) * maxn);
-    double *work = malloc(sizeof(double) * wsize);
-    double *coeffs = malloc(sizeof(double) * (size_t)P);
-    int ok = spec && tmp && lam_rest && t1 && t2 && work && coeffs;
+    int tid = 0;
+#ifdef _OPENMP
+    tid = omp_get_thread_num();
+#endif
+    thread_ws *w = &cb->ws[tid];
+    int ok = ws_reserve(w, maxn, maxt, wsize, P) == RVS_OK;
     if (!ok) failed = 1;
 #pragma omp for schedule(dynamic, 1)
     for (size_t k = 0; k < nruns; k++) {
@@ -313,9 +379,11 @@ static int cpu_evaluate(rvs_backend *b, const rvs_eval_request *req, size_t n, r
       arm_tpl T[RVS_MAXARMS];
       int rc = RVS_OK;
       for (int a = 0; a < s->narms; a++) {
-        T[a].have_spline = 0;
+        T[a].spl = NULL;
         if (r0->kind == RVS_EVAL_CONTINUUM) continue;
-        if (rc == RVS_OK) rc = prepare_template(cb, &s->arms[a], r0, &T[a], spec, tmp);
+        if (rc == RVS_OK) rc = prepare_template(w, &s->arms[a], r0, &T[a]);
+        /* arms of one setup share the thread's spline: keep the values of
+         * this arm's template (identical for identical setups and params) */
       }
       for (size_t i = start[k]; i < start[k + 1]; i++) {
         if (rc) {
@@ -324,12 +392,9 @@ static int cpu_evaluate(rvs_backend *b, const rvs_eval_request *req, size_t n, r
           res[i].status = rc;
           continue;
         }
-        eval_one(cb, s, T, &req[i], &res[i], lam_rest, t1, t2, work, coeffs);
+        eval_one(cb, s, T, &req[i], &res[i], w);
       }
-      for (int a = 0; a < s->narms; a++)
-        if (T[a].have_spline) rvs_spline_free(&T[a].spl);
     }
-    free(spec); free(tmp); free(lam_rest); free(t1); free(t2); free(work); free(coeffs);
   }
   free(start);
   if (failed) return rvs_error(RVS_ERR_NOMEM, "CPU backend: no memory for scratch buffers");
@@ -352,6 +417,8 @@ static void cpu_destroy(rvs_backend *b) {
   for (int i = 0; i < cb->nslots; i++)
     if (cb->slots[i].used) free_slot(&cb->slots[i]);
   free(cb->slots);
+  for (int i = 0; i < cb->nws; i++) ws_free(&cb->ws[i]);
+  free(cb->ws);
   free(cb);
 }
 
