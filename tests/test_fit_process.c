@@ -10,9 +10,11 @@
 
 static const char *const NAMES[4] = {"teff", "logg", "feh", "alpha"};
 
+static int flat_alpha = 0;
+
 /* Same expression, same operation order, as the python reference. */
 static double mock_m2lnl(double vel, const double *p, double vsini) {
-  double teff = p[0], logg = p[1], feh = p[2], alpha = p[3];
+  double teff = p[0], logg = p[1], feh = p[2], alpha = flat_alpha ? 0.2 : p[3];
   double t = (vel - 37.3) / 2.1;
   double r = 5000.0 + t * t * (1 + 0.05 * pow(logg - 4.0, 2)) + 0.3 * t * (teff - 5600.0) / 150.0;
   r += pow((teff - 5600.0) / 150.0, 2) + pow((logg - 4.2) / 0.3, 2);
@@ -82,6 +84,7 @@ static void vsini_free_matches_upstream(void **state) {
   /* upstream made 1613 get_chisq calls incl. a duplicated 33-point Hessian
    * (ALGORITHM.md §7.2); we add one continuum-only request */
   assert_int_equal(r->nrequests, 1613 - 33 + 1);
+  assert_int_equal(r->nrequests_hessian, 33);
   rvs_fit_free(&f);
 }
 
@@ -129,6 +132,37 @@ static void nelder_mead_only_matches_upstream(void **state) {
   rvs_fit_free(&f);
 }
 
+static void singular_hessian_takes_the_default_step_pass(void **state) {
+  (void)state;
+  /* no dependence on alpha: the first Hessian is singular (bad), so upstream
+   * recomputes it with numdifftools' default steps (481 points for n=4) */
+  rvs_fit_config cfg;
+  rvs_fit_config_default(&cfg, 4, NAMES);
+  const double p0[4] = {5400., 4.0, -0.5, 0.1};
+  rvs_fit f;
+  flat_alpha = 1;
+  assert_int_equal(rvs_fit_init(&f, &cfg, 0, p0, -1), RVS_OK);
+  drive(&f);
+  flat_alpha = 0;
+  const rvs_fit_result *r = rvs_fit_get_result(&f);
+  assert_int_equal(r->bad_hessian, 1);
+  check_close(r->vel, 37.29999294455095, 1e-9);
+  const double want_p[3] = {5600.003366456891, 4.200000079756263, -0.7000010633514622};
+  const double want_e[3] = {149.99999989070895, 0.29999999999927374, 0.19999999999999832};
+  for (int i = 0; i < 3; i++) {
+    check_close(r->param[i], want_p[i], 1e-7);
+    check_close(r->param_err[i], want_e[i], 1e-6);
+  }
+  assert_true(isinf(r->param_err[3]));
+  assert_int_equal(r->nrequests_hessian, 33 + 481);
+  /* upstream: 2088 get_chisq calls, ours + 1 continuum request.  The last
+   * BFGS line search of this flat problem decides on rounding noise (its
+   * directional derivative is ~1e-10, summed in another order than numpy's
+   * BLAS): we take 3 more line-search steps (18 evaluations) there. */
+  assert_true(r->nrequests >= 2088 + 1 && r->nrequests <= 2088 + 1 + 18);
+  rvs_fit_free(&f);
+}
+
 static void requests_carry_slot_and_kind(void **state) {
   (void)state;
   rvs_fit_config cfg;
@@ -162,6 +196,7 @@ static const struct CMUnitTest tests[] = {
     cmocka_unit_test(vsini_free_matches_upstream),
     cmocka_unit_test(fixed_param_and_prior_match_upstream),
     cmocka_unit_test(nelder_mead_only_matches_upstream),
+    cmocka_unit_test(singular_hessian_takes_the_default_step_pass),
     cmocka_unit_test(requests_carry_slot_and_kind),
     cmocka_unit_test(bad_config_rejected),
 };

@@ -1,6 +1,7 @@
 #include "fit/process.h"
 
 #include "fit/hessian.h"
+#include "fit/hessian_richardson.h"
 #include "rvs/log.h"
 #include "rvs/status.h"
 
@@ -58,6 +59,7 @@ enum {
   STAGE_SAMPLER,
   STAGE_FULL,
   STAGE_HESS,
+  STAGE_HESS2,      /* the first Hessian was bad: numdifftools' default steps */
   STAGE_CONT,
   STAGE_DONE
 };
@@ -254,6 +256,24 @@ static int plan(rvs_fit *f) {
     free(pts);
     return RVS_OK;
   }
+  case STAGE_HESS2: {
+    int n = f->cfg.nparam, np_ = rvs_hessian_default_npoints(n);
+    double *pts = malloc(sizeof(double) * (size_t)np_ * n);
+    if (!pts || (rc = ensure_req(f, np_))) {
+      free(pts);
+      return fail(f, rvs_error(RVS_ERR_NOMEM, "fit: no memory for the Hessian"));
+    }
+    if ((rc = rvs_hessian_default_points(f->res.param, n, pts))) {
+      free(pts);
+      return fail(f, rc);
+    }
+    for (int p = 0; p < np_; p++)
+      base_request(f, &f->req[p], RVS_EVAL_CHISQ, f->res.vel_optimizer, f->res.vsini,
+                   pts + (size_t)p * n);
+    f->nreq = np_;
+    free(pts);
+    return RVS_OK;
+  }
   case STAGE_CONT:
     if ((rc = ensure_req(f, 1))) return fail(f, rc);
     base_request(f, &f->req[0], RVS_EVAL_CONTINUUM, 0, -1, f->res.param);
@@ -309,6 +329,7 @@ static int after_optimiser_points(rvs_fit *f);
 int rvs_fit_tell(rvs_fit *f, const rvs_eval_result *res) {
   int rc;
   f->res.nrequests += f->nreq;
+  if (f->stage == STAGE_HESS || f->stage == STAGE_HESS2) f->res.nrequests_hessian += f->nreq;
   switch (f->stage) {
   case STAGE_SCAN: {
     double *chi = malloc(sizeof(double) * (size_t)f->ngrid);
@@ -384,8 +405,20 @@ int rvs_fit_tell(rvs_fit *f, const rvs_eval_result *res) {
       fv[p] = 0.5 * (prior_term(f, f->req[p].params) + res[p].m2lnl);
     rvs_hessian_assemble(fv, f->hess_h, n, H);
     rvs_uncertainties_from_hessian(H, n, f->res.param_err, f->res.param_covar, &f->res.bad_hessian);
-    /* TODO(issue 4): upstream retries a bad Hessian with numdifftools' default
-     * Richardson steps; we report the first pass with bad_hessian set. */
+    /* upstream retries a bad Hessian with numdifftools' default steps and
+     * Richardson extrapolation (its loop also recomputes a good one: not here) */
+    f->stage = f->res.bad_hessian ? STAGE_HESS2 : STAGE_CONT;
+    return plan(f);
+  }
+  case STAGE_HESS2: {
+    int n = f->cfg.nparam, np_ = rvs_hessian_default_npoints(n);
+    double *fv = malloc(sizeof(double) * (size_t)np_), H[RVS_MAXPAR * RVS_MAXPAR];
+    if (!fv) return fail(f, rvs_error(RVS_ERR_NOMEM, "fit: no memory for the Hessian"));
+    for (int p = 0; p < np_; p++) fv[p] = 0.5 * (prior_term(f, f->req[p].params) + res[p].m2lnl);
+    rc = rvs_hessian_default_assemble(f->res.param, n, fv, H);
+    free(fv);
+    if (rc) return fail(f, rc);
+    rvs_uncertainties_from_hessian(H, n, f->res.param_err, f->res.param_covar, &f->res.bad_hessian);
     f->stage = STAGE_CONT;
     return plan(f);
   }

@@ -43,6 +43,7 @@ typedef struct rvs_fit_result {
   long npix_arm[RVS_MAXARMS];
   double vel_optimizer;                /* the minimiser's velocity (Hessian point) */
   long nrequests;                      /* likelihood evaluations asked for */
+  long nrequests_hessian;              /* ... of them for the Hessian (33 or 33+481 for n=4) */
   int parabola_failed;                 /* a grid parabola failed (upstream would raise) */
   int status;                          /* RVS_OK or the error that stopped the fit */
 } rvs_fit_result;
