@@ -152,13 +152,12 @@ static double residual_norm2(const double *D, const double *ws, const double *c,
   return (s0 + s1) + (s2 + s3);
 }
 
-int rvs_marg_chisq(const double *d, const double *sigma, const double *t,
-                   const double *B, size_t n, int P, double *m2lnl,
-                   rvs_chisq_full *full, const unsigned char *badmask,
-                   const double *sigma_true, double *work) {
-  if (!d || !sigma || !t || !B || !m2lnl || n == 0 || P < 1 ||
-      (full && !full->coeffs))
-    return rvs_error(RVS_ERR_ARG, "rvs_marg_chisq: bad arguments (n=%zu, P=%d)", n, P);
+/* The shared core: D = d/sigma and isig = 1/sigma given (or computed from
+ * d and sigma when D == NULL), lsig = sum ln sigma. */
+static int marg_core(const double *d, const double *sigma, const double *Dpre,
+                     const double *isig, double lsig, const double *t, const double *B,
+                     size_t n, int P, double *m2lnl, rvs_chisq_full *full,
+                     const unsigned char *badmask, const double *sigma_true, double *work) {
   double *owned = NULL;
   if (!work) {
     owned = malloc(rvs_marg_chisq_work_size(n, P) * sizeof(double));
@@ -175,15 +174,23 @@ int rvs_marg_chisq(const double *d, const double *sigma, const double *t,
   double *a = v + P;
   double *lwork = a + P;      /* rvs_spd_work_size(P) = 3P^2 + 2P */
 
-  double lsig = 0.0;
-  for (size_t i = 0; i < n; i++) {
-    double Di = d[i] / sigma[i], wi = t[i] / sigma[i];
-    D[i] = Di;
-    ws[i] = wi;
-    s2[i] = wi * wi;
-    dw[i] = Di * wi;
+  if (Dpre) {
+    for (size_t i = 0; i < n; i++) {
+      double Di = Dpre[i], wi = t[i] * isig[i];
+      D[i] = Di;
+      ws[i] = wi;
+      s2[i] = wi * wi;
+      dw[i] = Di * wi;
+    }
+  } else {
+    for (size_t i = 0; i < n; i++) {
+      double Di = d[i] / sigma[i], wi = t[i] / sigma[i];
+      D[i] = Di;
+      ws[i] = wi;
+      s2[i] = wi * wi;
+      dw[i] = Di * wi;
+    }
   }
-  for (size_t i = 0; i < n; i++) lsig += log(sigma[i]);
 
   normal_equations(B, n, P, s2, dw, M, v);
   double logdet;
@@ -231,6 +238,30 @@ int rvs_marg_chisq(const double *d, const double *sigma, const double *t,
                      "rvs_marg_chisq: -2lnL is not finite (%g) even with the eigen "
                      "fallback (n=%zu, P=%d)", val, n, P);
   return RVS_OK;
+}
+
+int rvs_marg_chisq(const double *d, const double *sigma, const double *t,
+                   const double *B, size_t n, int P, double *m2lnl,
+                   rvs_chisq_full *full, const unsigned char *badmask,
+                   const double *sigma_true, double *work) {
+  if (!d || !sigma || !t || !B || !m2lnl || n == 0 || P < 1 ||
+      (full && !full->coeffs))
+    return rvs_error(RVS_ERR_ARG, "rvs_marg_chisq: bad arguments (n=%zu, P=%d)", n, P);
+  double lsig = 0.0;
+  for (size_t i = 0; i < n; i++) lsig += log(sigma[i]);
+  return marg_core(d, sigma, NULL, NULL, lsig, t, B, n, P, m2lnl, full, badmask, sigma_true,
+                   work);
+}
+
+int rvs_marg_chisq_sig(const double *d, const double *sigma, const double *D,
+                       const double *inv_sigma, double sum_ln_sigma, const double *t,
+                       const double *B, size_t n, int P, double *m2lnl, rvs_chisq_full *full,
+                       const unsigned char *badmask, double *work) {
+  if (!d || !sigma || !D || !inv_sigma || !t || !B || !m2lnl || n == 0 || P < 1 ||
+      (full && !full->coeffs))
+    return rvs_error(RVS_ERR_ARG, "rvs_marg_chisq_sig: bad arguments (n=%zu, P=%d)", n, P);
+  return marg_core(d, sigma, D, inv_sigma, sum_ln_sigma, t, B, n, P, m2lnl, full, badmask,
+                   NULL, work);
 }
 
 size_t rvs_marg_chisq_continuum_work_size(size_t n, int P) {

@@ -45,6 +45,16 @@ int rvs_marg_chisq(const double *d, const double *sigma, const double *t,
                    rvs_chisq_full *full, const unsigned char *badmask,
                    const double *sigma_true, double *work);
 
+/* The same with per-spectrum constants precomputed by the caller (the hot
+ * path of a backend: no division or log per pixel): D = d/sigma,
+ * inv_sigma = 1/sigma, sum_ln_sigma = sum_i ln sigma_i.  t/sigma is formed
+ * as t*inv_sigma, so the value can differ from rvs_marg_chisq in the last
+ * bits. */
+int rvs_marg_chisq_sig(const double *d, const double *sigma, const double *D,
+                       const double *inv_sigma, double sum_ln_sigma, const double *t,
+                       const double *B, size_t n, int P, double *m2lnl, rvs_chisq_full *full,
+                       const unsigned char *badmask, double *work);
+
 /* Continuum-only fit (upstream get_chisq_continuum for one arm): the same
  * solve with t = 1 (Rone == NULL) or t = R @ 1 (Rone given).  Fills full
  * (coeffs required, model optional, true_chisq over ~badmask with sigma,

@@ -27,6 +27,8 @@ typedef struct cpu_arm {
   const rvs_interp *ip;
   size_t n;
   double *lam, *lnlam, *flux, *sigma, *B;
+  double *D, *isig;  /* flux/sigma and 1/sigma */
+  double lsig;       /* sum ln sigma */
   unsigned char *badmask;
   rvs_banded resol;
   int has_resol;
@@ -114,7 +116,7 @@ void rvs_backend_options_default(rvs_backend_options *o) {
 static void free_slot(cpu_slot *s) {
   for (int a = 0; a < s->narms; a++) {
     cpu_arm *A = &s->arms[a];
-    free(A->lam); free(A->lnlam); free(A->flux); free(A->sigma); free(A->B); free(A->badmask); free(A->model);
+    free(A->lam); free(A->lnlam); free(A->D); free(A->isig); free(A->flux); free(A->sigma); free(A->B); free(A->badmask); free(A->model);
     if (A->has_resol) rvs_banded_free(&A->resol);
   }
   memset(s, 0, sizeof *s);
@@ -170,17 +172,25 @@ static int cpu_add_slot(rvs_backend *b, const rvs_spectrum *spec, int *slot) {
     }
     A->lam = dup_array(in->lam, in->n);
     A->lnlam = dup_array(NULL, in->n);
+    A->D = dup_array(NULL, in->n);
+    A->isig = dup_array(NULL, in->n);
     A->flux = dup_array(in->flux, in->n);
     A->sigma = dup_array(in->sigma, in->n);
     A->B = malloc(sizeof(double) * in->n * (size_t)cb->opt.npoly);
     A->badmask = calloc(in->n, 1);
     A->model = calloc(in->n, sizeof(double));
-    if (!A->lam || !A->lnlam || !A->flux || !A->sigma || !A->B || !A->badmask || !A->model) {
+    if (!A->lam || !A->lnlam || !A->D || !A->isig || !A->flux || !A->sigma || !A->B || !A->badmask || !A->model) {
       rc = rvs_error(RVS_ERR_NOMEM, "CPU backend: no memory for a spectrum");
       goto fail;
     }
     if (in->badmask) memcpy(A->badmask, in->badmask, in->n);
-    for (size_t i = 0; i < in->n; i++) A->lnlam[i] = log(A->lam[i]);
+    A->lsig = 0;
+    for (size_t i = 0; i < in->n; i++) {
+      A->lnlam[i] = log(A->lam[i]);
+      A->isig[i] = 1.0 / A->sigma[i];
+      A->D[i] = A->flux[i] / A->sigma[i];
+      A->lsig += log(A->sigma[i]);
+    }
     if ((rc = rvs_continuum_basis(A->lam, A->n, cb->opt.npoly, cb->opt.rbf_continuum, A->B))) goto fail;
     if (in->resol_ndiag > 0 && in->resol) {
       if (in->resol_ndiag % 2 == 0) {
@@ -301,8 +311,8 @@ static void eval_one(cpu_backend *cb, const cpu_slot *s, arm_tpl *T, const rvs_e
     double m2 = NAN;
     rvs_chisq_full full = {coeffs, A->model, 0, 0, 0};
     if (rc == RVS_OK)
-      rc = rvs_marg_chisq(A->flux, A->sigma, t, A->B, A->n, P, &m2,
-                          r->kind == RVS_EVAL_FULL ? &full : NULL, A->badmask, NULL, work);
+      rc = rvs_marg_chisq_sig(A->flux, A->sigma, A->D, A->isig, A->lsig, t, A->B, A->n, P, &m2,
+                              r->kind == RVS_EVAL_FULL ? &full : NULL, A->badmask, work);
     if (rc != RVS_OK || !isfinite(m2)) {
       if (T[a].outside > 0) continue; /* upstream: skipped with a warning outside the grid */
       res->status = rc ? rc : RVS_ERR_NUMERIC;
