@@ -72,17 +72,17 @@ static void morton_ids(void **state) {
   for (int i = 0; i < 6; i++) assert_true(ids[i] == up4[i]);
   assert_int_equal(rvs_ccf_morton_ids(vec, 3, 6, ids), RVS_OK); /* first 3 params */
   for (int i = 0; i < 6; i++) assert_true(ids[i] == up3[i]);
-  /* unsigned order (upstream's signed order is 1,4,2,0,5,3: top bit first) */
+  /* upstream's order: the ids sorted as signed int64, so top-bit ids first */
   assert_int_equal(rvs_ccf_morton_ids(vec, 4, 6, ids), RVS_OK);
   size_t inds[6], nsel;
   assert_int_equal(rvs_ccf_select(ids, 6, 1, inds, &nsel), RVS_OK);
-  static const size_t order[6] = {0, 5, 3, 1, 4, 2};
+  static const size_t order[6] = {1, 4, 2, 0, 5, 3};
   assert_int_equal(nsel, 6);
   for (int i = 0; i < 6; i++) assert_int_equal(inds[i], order[i]);
   assert_int_equal(rvs_ccf_select(ids, 6, 4, inds, &nsel), RVS_OK);
   assert_int_equal(nsel, 2);
-  assert_int_equal(inds[0], 0);
-  assert_int_equal(inds[1], 4);
+  assert_int_equal(inds[0], 1);
+  assert_int_equal(inds[1], 5);
 
   /* random 3-D and 5-D sets against the brute-force interleave of dense ranks */
   unsigned st = 7;

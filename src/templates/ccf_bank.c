@@ -106,9 +106,14 @@ typedef struct id_idx {
   size_t idx;
 } id_idx;
 
+/* Upstream keeps the ids in a signed int64, so ids with the top bit set sort
+ * first.  That order is harmless (it only permutes the Morton walk) and we
+ * keep it: the CCF bank then holds exactly upstream's templates, and fits
+ * start where upstream's start. */
 static int id_cmp(const void *a, const void *b) {
   const id_idx *x = a, *y = b;
-  if (x->id != y->id) return x->id < y->id ? -1 : 1;
+  int64_t sx = (int64_t)x->id, sy = (int64_t)y->id;
+  if (sx != sy) return sx < sy ? -1 : 1;
   return (x->idx > y->idx) - (x->idx < y->idx); /* stable */
 }
 

@@ -49,8 +49,9 @@ void rvs_ccf_logl_grid(const rvs_ccf_conf *conf, double *logl);
 /* Morton (Z-order) ids of templates with raw parameters vec[nparam][nspec]:
  * per parameter the dense rank over its max rank (0 for a constant
  * parameter; upstream divides by zero), quantised to 64/nparam bits and bit-
- * interleaved (bit t of parameter i -> bit t*nparam+i) into an UNSIGNED id
- * (upstream's signed int64 sorts the ids with the top bit set first). */
+ * interleaved (bit t of parameter i -> bit t*nparam+i) into a 64-bit id.
+ * rvs_ccf_select orders them as upstream's signed int64 (ids with the top bit
+ * set first), so a bank holds exactly upstream's templates. */
 int rvs_ccf_morton_ids(const double *vec, size_t nparam, size_t nspec, uint64_t *ids);
 
 /* Indices 0, every, 2*every, ... of the stable ascending sort of ids; inds

@@ -2,8 +2,8 @@
  * --regulargrid, and spec_inter.TriInterp).
  *
  * Build: map the parameters (log10 on log_ids), add a deterministic jitter of
- * U(-1e-6, 1e-6) (our splitmix64 stream seeded with 1, not numpy's Mersenne
- * twister: only determinism matters), append the 2^ndim corners of the
+ * U(-1e-6, 1e-6) (numpy's legacy Mersenne Twister stream seeded with 1,
+ * exactly upstream's values, so the tessellation is upstream's), append the 2^ndim corners of the
  * bounding box padded by 20% per dimension (corner i takes the upper bound in
  * dimension j iff bit j of i is set), each carrying the spectrum of the
  * nearest real template, and triangulate with Qhull using scipy.spatial.
@@ -24,18 +24,47 @@
 #include "rvs/status.h"
 #include "templates/interp_internal.h"
 
-static uint64_t splitmix64(uint64_t *state) {
-  uint64_t z = (*state += 0x9E3779B97F4A7C15ULL);
-  z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
-  z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
-  return z ^ (z >> 31);
+/* numpy's legacy RandomState: MT19937 seeded by init_genrand (what
+ * np.random.seed(int) does) and random_sample's 53-bit doubles, so the
+ * jitter, hence the Qhull tessellation of a regular grid (whose cocircular
+ * faces can be split many ways), is upstream's: np.random.seed(1);
+ * vec += np.random.uniform(-1e-6, 1e-6, vec.shape). */
+typedef struct mt19937 {
+  uint32_t mt[624];
+  int mti;
+} mt19937;
+
+static void mt_seed(mt19937 *m, uint32_t s) {
+  m->mt[0] = s;
+  for (int i = 1; i < 624; i++)
+    m->mt[i] = 1812433253u * (m->mt[i - 1] ^ (m->mt[i - 1] >> 30)) + (uint32_t)i;
+  m->mti = 624;
+}
+
+static uint32_t mt_next(mt19937 *m) {
+  if (m->mti >= 624) {
+    for (int k = 0; k < 624; k++) {
+      uint32_t y = (m->mt[k] & 0x80000000u) | (m->mt[(k + 1) % 624] & 0x7fffffffu);
+      m->mt[k] = m->mt[(k + 397) % 624] ^ (y >> 1) ^ ((y & 1u) ? 0x9908b0dfu : 0u);
+    }
+    m->mti = 0;
+  }
+  uint32_t y = m->mt[m->mti++];
+  y ^= y >> 11;
+  y ^= (y << 7) & 0x9d2c5680u;
+  y ^= (y << 15) & 0xefc60000u;
+  y ^= y >> 18;
+  return y;
 }
 
 void rvs_tri_jitter(double *v, size_t n, double amplitude, uint64_t seed) {
-  uint64_t state = seed;
+  mt19937 m;
+  mt_seed(&m, (uint32_t)seed);
+  double low = -amplitude, high = amplitude;
   for (size_t i = 0; i < n; i++) {
-    double u = (double)(splitmix64(&state) >> 11) * 0x1.0p-53; /* [0, 1) */
-    v[i] += amplitude * (2.0 * u - 1.0);
+    uint32_t a = mt_next(&m) >> 5, b = mt_next(&m) >> 6;
+    double u = ((double)a * 67108864.0 + (double)b) / 9007199254740992.0;
+    v[i] += low + (high - low) * u;
   }
 }
 
