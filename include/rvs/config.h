@@ -24,7 +24,7 @@ typedef struct rvs_config {
   int ccf_continuum_normalize; /* 1 unless the key says otherwise */
   /* lsf_sigma0_angstrom: Gaussian sigma (A) already in the templates, per arm */
   int n_lsf;
-  char lsf_arm[RVS_CONFIG_MAX_ARMS][16];
+  char lsf_arm[RVS_CONFIG_MAX_ARMS][64];
   double lsf_sigma0[RVS_CONFIG_MAX_ARMS];
   /* every other scalar key, verbatim */
   int n_extra;

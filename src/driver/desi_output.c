@@ -25,7 +25,7 @@ static int write_primary(fitsfile *f, const rvs_desi_output *o, fitsfile *in, in
   fits_write_key_str(f, "DEPNAM00", "rvspecfit-c", "Software", &fs);
   fits_write_key_str(f, "DEPVER00", o->version ? o->version : "", "Version", &fs);
   for (int i = 0; i < o->nsetups; i++) {
-    char k[16];
+    char k[32];
     snprintf(k, sizeof k, "TMPLCON%d", i);
     fits_write_key_str(f, k, o->setup_name[i], "Spec arm config name", &fs);
     snprintf(k, sizeof k, "TMPLREV%d", i);

@@ -463,8 +463,12 @@ int rvs_grid_db_fetch(const char *dbfile, const char *const *parnames, size_t np
     }
     len += (size_t)w;
   }
-  snprintf(sql, sizeof sql, "select id, %s, filename from files where not bad order by %s", plist,
-           plist);
+  int wq = snprintf(sql, sizeof sql, "select id, %s, filename from files where not bad order by %s",
+                    plist, plist);
+  if (wq < 0 || (size_t)wq >= sizeof sql) {
+    st = rvs_error(RVS_ERR_ARG, "%s: too many parameter names", dbfile);
+    goto out;
+  }
   if (sqlite3_prepare_v2(db, sql, -1, &q, NULL) != SQLITE_OK) {
     st = rvs_error(RVS_ERR_FORMAT, "%s: %s", dbfile, sqlite3_errmsg(db));
     goto out;
