@@ -15,7 +15,10 @@
 #include <math.h>
 #include <cmocka.h>
 
-#define RVS_TEST_MAIN(tests)                                                   \
+#define RVS_TEST_MAIN(tests) RVS_TEST_MAIN_SETUP(tests, NULL, NULL)
+
+/* The same with group setup/teardown run around the selected case(s). */
+#define RVS_TEST_MAIN_SETUP(tests, setup_, teardown_)                          \
   int main(int argc, char **argv) {                                            \
     size_t ntests_ = sizeof(tests) / sizeof((tests)[0]);                        \
     if (argc > 1) {                                                             \
@@ -28,7 +31,7 @@
       }                                                                         \
       cmocka_set_test_filter(argv[1]);                                          \
     }                                                                           \
-    return cmocka_run_group_tests(tests, NULL, NULL);                           \
+    return cmocka_run_group_tests(tests, setup_, teardown_);                    \
   }
 
 /* |a-b| <= tol * max(|b|, floor): relative check with an absolute floor. */
