@@ -44,7 +44,7 @@ static int parse_bool(const char *path, const char *key, const char *val, int *o
     if (strcasecmp(val, yes[i]) == 0) { *out = 1; return RVS_OK; }
   for (size_t i = 0; i < sizeof no / sizeof no[0]; i++)
     if (strcasecmp(val, no[i]) == 0) { *out = 0; return RVS_OK; }
-  double d;
+  double d = 0;
   if (parse_double(path, key, val, &d) == RVS_OK) { *out = d != 0; return RVS_OK; }
   return rvs_error(RVS_ERR_FORMAT, "%s: key '%s': '%s' is not a boolean", path, key, val);
 }
@@ -150,7 +150,7 @@ static int parse_yaml(FILE *fp, const char *path, rvs_config *cfg) {
           if (cfg->n_lsf >= RVS_CONFIG_MAX_ARMS) {
             rc = rvs_error(RVS_ERR_FORMAT, "%s: too many lsf_sigma0_angstrom entries", path);
           } else {
-            double s;
+            double s = 0;
             rc = parse_double(path, "lsf_sigma0_angstrom", val, &s);
             if (rc == RVS_OK) {
               snprintf(cfg->lsf_arm[cfg->n_lsf], sizeof cfg->lsf_arm[0], "%s", sub_key);

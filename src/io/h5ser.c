@@ -152,7 +152,7 @@ static int add_data_node(rvs_h5s *parent, const char *name, rvs_h5s_type type,
       rvs_h5s_free(n);
       return rvs_error(RVS_ERR_NOMEM, "h5ser: out of memory");
     }
-    if (bytes) memcpy(n->data, data, bytes);
+    if (bytes && data) memcpy(n->data, data, bytes);
   }
   return attach(parent, n);
 }
@@ -666,8 +666,10 @@ static int read_group(hid_t g, rvs_h5s *parent, const char *const *lazy, const c
                                      H5P_DEFAULT);
     if (len < 0 || (size_t)len >= sizeof name)
       return rvs_error(RVS_ERR_FORMAT, "%s: %s: bad member name", path, where);
-    char sub[H5S_PATHMAX];
-    snprintf(sub, sizeof sub, "%s/%s", where, name);
+    char sub[H5S_PATHMAX + 1024];
+    int wn = snprintf(sub, sizeof sub, "%s/%.511s", where, name);
+    if (wn < 0 || (size_t)wn >= sizeof sub)
+      return rvs_error(RVS_ERR_FORMAT, "%s: %s: member path too long", path, where);
     hid_t obj = H5Oopen(g, name, H5P_DEFAULT);
     if (obj < 0) return rvs_error(RVS_ERR_FORMAT, "%s: %s: cannot open", path, sub);
     H5I_type_t it = H5Iget_type(obj);
