@@ -6,6 +6,7 @@
 #include <ctype.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 _Static_assert(sizeof(int) == sizeof(int32_t), "cfitsio TINT must be 32-bit");
 
@@ -354,6 +355,21 @@ static int parse_arms(const char *arms, rvs_desi_coadd *c) {
   return RVS_OK;
 }
 
+/* An uncompressed FITS file is a whole number of 2880-byte blocks; anything
+ * else was cut short (cfitsio would only report a missing HDU). */
+static int check_not_truncated(const char *path) {
+  size_t n = strlen(path);
+  if ((n > 3 && strcmp(path + n - 3, ".gz") == 0) || (n > 3 && strcmp(path + n - 3, ".fz") == 0))
+    return RVS_OK;
+  struct stat st;
+  if (stat(path, &st) != 0 || !S_ISREG(st.st_mode)) return RVS_OK; /* cfitsio will tell */
+  if (st.st_size % 2880 != 0)
+    return rvs_error(RVS_ERR_FORMAT,
+                     "%s: truncated file (%lld bytes, not a multiple of the 2880-byte FITS block)",
+                     path, (long long)st.st_size);
+  return RVS_OK;
+}
+
 int rvs_desi_coadd_open(const char *path, const char *arms, rvs_desi_coadd *out) {
   memset(out, 0, sizeof *out);
   if (!path) return rvs_error(RVS_ERR_ARG, "rvs_desi_coadd_open: no path");
@@ -372,6 +388,7 @@ int rvs_desi_coadd_open(const char *path, const char *arms, rvs_desi_coadd *out)
     rvs_desi_coadd_free(out);
     return rc;
   }
+  if ((rc = check_not_truncated(path))) goto fail;
   if ((rc = read_primary_cards(f, out))) goto fail;
   if ((rc = read_fibermap(f, out))) goto fail;
 
