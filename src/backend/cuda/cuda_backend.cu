@@ -1,0 +1,1299 @@
+// CUDA backend (see cuda_backend.h and docs/GPU.md).  C-style CUDA: plain
+// structs, extern "C" entry points, every runtime call and launch checked.
+//
+// One device pass over a sub-batch of RVS_EVAL_CHISQ requests:
+//   host:   de-duplicate templates (setup, params, vsini) over the pass,
+//           locate them in the interpolator (rvs_interp_locate, OpenMP),
+//           vsini kernels, per-request Doppler factors and range checks;
+//   device: interp_kernel   spec = exp(sum_k w_k V[vert_k])      per template
+//           vsini_kernel    rotational broadening (zero-padded)  if vsini > 0
+//           spline_up/down  natural-spline second derivatives (chunked
+//                           Thomas recurrences with a decaying warm-up)
+//           chisq_pN        warp per (request, arm): spline sampling,
+//                           resolution band, FP64 normal equations
+//           finish_kernel   thread per request: Cholesky, ln det, -2 ln L,
+//                           penalties, sum over arms;
+//   host:   requests the GPU flags (Cholesky failure, non-finite values) are
+//           re-evaluated by the internal CPU backend, as are FULL/CONTINUUM.
+#include <cuda_runtime.h>
+
+#include <float.h>
+#include <math.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+extern "C" {
+#include "backend/backend.h"
+#include "core/basis.h"
+#include "core/doppler.h"
+#include "core/rotation.h"
+#include "core/spline.h"
+#include "rvs/log.h"
+#include "rvs/status.h"
+#include "templates/interp.h"
+#include "templates/library.h"
+}
+#include "backend/cuda/cuda_backend.h"
+#include "backend/cuda/cuda_plan.h"
+
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+
+// ---------------------------------------------------------------- checks
+static int cuda_fail(cudaError_t e, const char *what, const char *file, int line) {
+  (void)cudaGetLastError(); // clear a non-sticky error so that later calls work
+  if (e == cudaErrorMemoryAllocation)
+    return rvs_error(RVS_ERR_NOMEM, "%s:%d: %s: %s", file, line, what, cudaGetErrorString(e));
+  return rvs_error(RVS_ERR_DEVICE, "%s:%d: %s: %s", file, line, what, cudaGetErrorString(e));
+}
+#define CK(call)                                                   \
+  do {                                                             \
+    cudaError_t ck_e_ = (call);                                    \
+    if (ck_e_ != cudaSuccess) return cuda_fail(ck_e_, #call, __FILE__, __LINE__); \
+  } while (0)
+#define CK_LAUNCH(name) CK(cudaGetLastError())
+
+// ---------------------------------------------------------------- device-side tables
+typedef struct dsetup {
+  const void *vspec;       // [nvert][nt] float or double (ln-flux when log_spec)
+  const double *x, *hinv;  // template grid, 1/h
+  const double *cdash, *iden, *g; // Thomas factors of the spline system (m = nt-2)
+  int nt, float_bits, log_spec, grid_kind;
+  double x0, inv_dx;       // O(1) interval guess (as core/spline.c)
+  int warm, chunk;         // spline recurrences: warm-up and chunk length
+} dsetup;
+
+typedef struct dslotarm {
+  const double *lam, *lnlam, *isig2, *dsig2, *B, *res;
+  int n, nd, setup, pad;
+  double DtD, slsig;       // sum (d/sigma)^2, sum ln sigma
+} dslotarm;
+
+typedef struct dtpl {
+  int setup, nw, woff, K;  // K: vsini half width in taps (0: no broadening)
+  long long toff;          // taps offset (K+1 half weights)
+  long long buf;           // doubles: [raw/u][y][z], nt each
+} dtpl;
+
+typedef struct ditem {
+  int slotarm, tpl;
+  double shrink, lnoff;    // lam_rest = lam_obs * shrink; lnoff = ln(shrink) - x0
+} ditem;
+
+typedef struct dreqarm {
+  int item;                // -1: template NaN outside the grid (penalty only)
+  int tpl;
+  double outside;
+} dreqarm;
+
+typedef struct dreq {
+  int narms, pad;
+  double badchi;
+} dreq;
+
+#define CHISQ_THREADS 128
+#define CHISQ_CHUNK 128
+#define GPU_MAX_ND 1001          // wider resolution bands go to the CPU
+#define SPLINE_CHUNK 64
+#define SPLINE_SMEM_THREADS 256
+#define MAX_TPL_PER_PASS 60000   // grid.y of the template kernels (<= 65535, with slack)
+#define SPLINE_WARM_CAP 256
+#define SPLINE_WARM_TOL 1e-20
+
+// ---------------------------------------------------------------- device helpers
+__device__ __forceinline__ double warp_sum(double x) {
+#pragma unroll
+  for (int o = 16; o > 0; o >>= 1) x += __shfl_xor_sync(0xffffffffu, x, o);
+  return x;
+}
+
+// The interval of core/spline.c (clamped guess, then walked to exactness) and
+// upstream's cubic with the coefficients formed on the fly from y and z.
+__device__ __forceinline__ double spline_value(const dsetup *S, const double *y, const double *z,
+                                               double q, double t) {
+  const int last = S->nt - 2;
+  int i;
+  if (!(t > 0))
+    i = 0;
+  else if (t >= (double)last)
+    i = last;
+  else
+    i = (int)t;
+  const double *x = S->x;
+  while (i > 0 && q < x[i]) i--;
+  while (i < last && q >= x[i + 1]) i++;
+  const double xi = x[i], xi1 = x[i + 1], hinv = S->hinv[i];
+  const double h = xi1 - xi;
+  const double t1 = hinv * (1. / 6), t2 = h * (1. / 6);
+  const double zi = z[i], zi1 = z[i + 1];
+  const double A = zi1 * t1, B = zi * t1;
+  const double C = y[i + 1] * hinv - zi1 * t2, D = y[i] * hinv - zi * t2;
+  const double dl = q - xi, dr = xi1 - q;
+  return A * dl * dl * dl + B * dr * dr * dr + C * dl + D * dr;
+}
+
+// ---------------------------------------------------------------- template kernels
+__global__ void interp_kernel(const dtpl *__restrict__ tpls, const dsetup *__restrict__ setups,
+                              const int *__restrict__ verts, const double *__restrict__ wts,
+                              double *__restrict__ tbuf, int *__restrict__ tflag) {
+  const dtpl T = tpls[blockIdx.y];
+  const dsetup S = setups[T.setup];
+  const int j = blockIdx.x * blockDim.x + threadIdx.x;
+  if (j >= S.nt) return;
+  const int *vv = verts + T.woff;
+  const double *ww = wts + T.woff;
+  double s;
+  if (S.float_bits == 32) {
+    const float *V = (const float *)S.vspec;
+    s = ww[0] * (double)V[(size_t)vv[0] * S.nt + j];
+    for (int k = 1; k < T.nw; k++) s += ww[k] * (double)V[(size_t)vv[k] * S.nt + j];
+  } else {
+    const double *V = (const double *)S.vspec;
+    s = ww[0] * V[(size_t)vv[0] * S.nt + j];
+    for (int k = 1; k < T.nw; k++) s += ww[k] * V[(size_t)vv[k] * S.nt + j];
+  }
+  if (S.log_spec) s = exp(s);
+  double *out = tbuf + T.buf + (T.K > 0 ? 0 : S.nt); // raw when broadened next, else y
+  out[j] = s;
+  // upstream's test (used when outside > 0): non-finite or max |spec| > 1e100
+  if (!isfinite(s) || fabs(s) > 1e100) atomicOr(&tflag[blockIdx.y], 1);
+}
+
+__global__ void vsini_kernel(const int *__restrict__ vlist, const dtpl *__restrict__ tpls,
+                             const dsetup *__restrict__ setups, const double *__restrict__ taps,
+                             double *__restrict__ tbuf) {
+  const dtpl T = tpls[vlist[blockIdx.y]];
+  const int nt = setups[T.setup].nt;
+  const int j = blockIdx.x * blockDim.x + threadIdx.x;
+  if (j >= nt) return;
+  const double *raw = tbuf + T.buf;
+  const double *w = taps + T.toff;
+  double s = w[0] * raw[j];
+  for (int k = 1; k <= T.K; k++) {
+    double l = j - k >= 0 ? raw[j - k] : 0.0;
+    double r = j + k < nt ? raw[j + k] : 0.0;
+    s += w[k] * (l + r);
+  }
+  tbuf[T.buf + nt + j] = s;
+}
+
+// Forward elimination v_i = rhs_i - g_i v_{i-1} (i = 0..m-1, v = z_{i+1}
+// before back substitution), rhs_i = 6 (b_{i+1} - b_i) / pivot_i.  Each thread
+// owns `chunk` rows and starts `warm` rows early with a zero carry: the
+// carry's influence decays like prod g (< 1e-20 after the warm-up).
+__global__ void spline_up_kernel(const dtpl *__restrict__ tpls, const dsetup *__restrict__ setups,
+                                 double *__restrict__ tbuf) {
+  const dtpl T = tpls[blockIdx.y];
+  const dsetup S = setups[T.setup];
+  const int m = S.nt - 2;
+  const int s0 = (blockIdx.x * blockDim.x + threadIdx.x) * S.chunk;
+  if (s0 >= m) return;
+  const int e = min(m, s0 + S.chunk);
+  const int st = max(0, s0 - S.warm);
+  const double *y = tbuf + T.buf + S.nt;
+  double *u = tbuf + T.buf;
+  double b0 = (y[st + 1] - y[st]) * S.hinv[st];
+  double v = 0.0;
+  for (int i = st; i < e; i++) {
+    double b1 = (y[i + 2] - y[i + 1]) * S.hinv[i + 1];
+    double r = 6 * (b1 - b0) * S.iden[i];
+    v = i == st ? r : r - S.g[i] * v;
+    b0 = b1;
+    if (i >= s0) u[i] = v;
+  }
+}
+
+// Back substitution z_{j+1} = u_j - c'_j z_{j+2}, from the top, same scheme.
+__global__ void spline_down_kernel(const dtpl *__restrict__ tpls, const dsetup *__restrict__ setups,
+                                   double *__restrict__ tbuf) {
+  const dtpl T = tpls[blockIdx.y];
+  const dsetup S = setups[T.setup];
+  const int m = S.nt - 2;
+  const int s0 = (blockIdx.x * blockDim.x + threadIdx.x) * S.chunk;
+  if (s0 >= m) return;
+  const int e = min(m, s0 + S.chunk);
+  const int top = min(m - 1, e - 1 + S.warm);
+  const double *u = tbuf + T.buf;
+  double *z = tbuf + T.buf + 2 * (long long)S.nt;
+  double v = u[top];
+  if (top < e) z[top + 1] = v;
+  for (int j = top - 1; j >= s0; j--) {
+    v = u[j] - S.cdash[j] * v;
+    if (j < e) z[j + 1] = v;
+  }
+  if (s0 == 0) z[0] = 0.0;
+  if (e == m) z[m + 1] = 0.0;
+}
+
+// The same solve with the template staged in shared memory, one block per
+// template: coalesced loads of y and the grid factors, the chunked
+// recurrences read shared memory only, no u round trip through device
+// memory.  Three arrays of nt doubles: A (y, then u), R (rhs, then z), F (g,
+// then c').  Used when every template of the pass fits (nt <= smem / 24).
+__global__ void __launch_bounds__(SPLINE_SMEM_THREADS)
+spline_smem_kernel(const dtpl *__restrict__ tpls, const dsetup *__restrict__ setups,
+                   double *__restrict__ tbuf) {
+  extern __shared__ double sp_smem[];
+  const dtpl T = tpls[blockIdx.x];
+  const dsetup S = setups[T.setup];
+  const int nt = S.nt, m = nt - 2, tid = threadIdx.x, nth = blockDim.x;
+  double *A = sp_smem, *R = sp_smem + nt, *F = sp_smem + 2 * nt;
+  const double *y = tbuf + T.buf + nt;
+  double *z = tbuf + T.buf + 2 * (long long)nt;
+  for (int j = tid; j < nt; j += nth) A[j] = y[j];
+  for (int j = tid; j < m; j += nth) F[j] = S.g[j];
+  __syncthreads();
+  for (int j = tid; j < m; j += nth) {
+    double b0 = (A[j + 1] - A[j]) * S.hinv[j], b1 = (A[j + 2] - A[j + 1]) * S.hinv[j + 1];
+    R[j] = 6 * (b1 - b0) * S.iden[j];
+  }
+  __syncthreads();
+  const int L = (m + nth - 1) / nth;
+  const int s0 = tid * L, e = min(m, s0 + L);
+  if (s0 < m) { // forward: u into A (y is no longer read)
+    const int st = max(0, s0 - S.warm);
+    double v = R[st];
+    if (st == s0) A[st] = v;
+    for (int i = st + 1; i < e; i++) {
+      v = R[i] - F[i] * v;
+      if (i >= s0) A[i] = v;
+    }
+  }
+  __syncthreads();
+  for (int j = tid; j < m; j += nth) F[j] = S.cdash[j];
+  __syncthreads();
+  if (s0 < m) { // backward: z_{j+1} into R (the rhs is no longer read)
+    const int top = min(m - 1, e - 1 + S.warm);
+    double v = A[top];
+    if (top < e) R[top + 1] = v;
+    for (int j = top - 1; j >= s0; j--) {
+      v = A[j] - F[j] * v;
+      if (j < e) R[j + 1] = v;
+    }
+  }
+  __syncthreads();
+  for (int j = tid; j < nt; j += nth) z[j] = (j == 0 || j == nt - 1) ? 0.0 : R[j];
+}
+
+// ---------------------------------------------------------------- likelihood kernels
+#define CHISQ_P 1
+#define CHISQ_NAME chisq_p1
+#include "backend/cuda/cuda_chisq_body.cuh"
+#define CHISQ_P 2
+#define CHISQ_NAME chisq_p2
+#include "backend/cuda/cuda_chisq_body.cuh"
+#define CHISQ_P 3
+#define CHISQ_NAME chisq_p3
+#include "backend/cuda/cuda_chisq_body.cuh"
+#define CHISQ_P 4
+#define CHISQ_NAME chisq_p4
+#include "backend/cuda/cuda_chisq_body.cuh"
+#define CHISQ_P 5
+#define CHISQ_NAME chisq_p5
+#include "backend/cuda/cuda_chisq_body.cuh"
+#define CHISQ_P 6
+#define CHISQ_NAME chisq_p6
+#include "backend/cuda/cuda_chisq_body.cuh"
+#define CHISQ_P 7
+#define CHISQ_NAME chisq_p7
+#include "backend/cuda/cuda_chisq_body.cuh"
+#define CHISQ_P 8
+#define CHISQ_NAME chisq_p8
+#include "backend/cuda/cuda_chisq_body.cuh"
+#define CHISQ_P 9
+#define CHISQ_NAME chisq_p9
+#include "backend/cuda/cuda_chisq_body.cuh"
+#define CHISQ_P 10
+#define CHISQ_NAME chisq_p10
+#include "backend/cuda/cuda_chisq_body.cuh"
+#define CHISQ_P 11
+#define CHISQ_NAME chisq_p11
+#include "backend/cuda/cuda_chisq_body.cuh"
+#define CHISQ_P 12
+#define CHISQ_NAME chisq_p12
+#include "backend/cuda/cuda_chisq_body.cuh"
+
+typedef void (*chisq_fn)(const ditem *, int, const dslotarm *, const dsetup *, const dtpl *,
+                         const double *, double *, int);
+static const chisq_fn chisq_kernels[RVS_CUDA_MAX_NPOLY + 1] = {
+    NULL, chisq_p1, chisq_p2, chisq_p3, chisq_p4, chisq_p5, chisq_p6,
+    chisq_p7, chisq_p8, chisq_p9, chisq_p10, chisq_p11, chisq_p12};
+
+// Per request: the solve of every arm (Cholesky as core/linalg.c, with a
+// pivot threshold 4x stricter so that a matrix the GPU accepts is one the CPU
+// accepts too), ln det, -2 ln L = ln det + 2 sum ln sigma + DtD - v.a, the
+// outside-of-grid penalties, the sum over arms.  flag = 1 sends the request to
+// the CPU backend (eigen fallback, non-finite values, bad template values).
+__global__ void finish_kernel(const dreq *__restrict__ reqs, const dreqarm *__restrict__ ra,
+                              int nreq, const ditem *__restrict__ items,
+                              const dslotarm *__restrict__ slotarms,
+                              const double *__restrict__ acc, const int *__restrict__ tflag,
+                              int P, int penalty, double *__restrict__ out_m2,
+                              int *__restrict__ out_flag) {
+  const int r = blockIdx.x * blockDim.x + threadIdx.x;
+  if (r >= nreq) return;
+  const dreq R = reqs[r];
+  const int NM = P * (P + 1) / 2, NACC = NM + P;
+  double L[RVS_CUDA_MAX_NPOLY * RVS_CUDA_MAX_NPOLY], v[RVS_CUDA_MAX_NPOLY];
+  double total = 0.0;
+  int flag = 0;
+  for (int a = 0; a < R.narms && !flag; a++) {
+    const dreqarm A = ra[(size_t)r * RVS_MAXARMS + a];
+    if (A.item < 0) {
+      total += 1000 * R.badchi;
+      continue;
+    }
+    const int bad = tflag[A.tpl];
+    if (bad && A.outside > 0) { // upstream: outside = NaN
+      total += 1000 * R.badchi;
+      continue;
+    }
+    if (bad) {
+      flag = 1;
+      break;
+    }
+    if (penalty) total += A.outside * R.badchi;
+    const double *s = acc + (size_t)A.item * NACC;
+    int q = 0;
+    for (int j = 0; j < P; j++)
+      for (int k = j; k < P; k++, q++) L[k * P + j] = s[q]; // lower triangle, row k col j
+    for (int j = 0; j < P; j++) v[j] = s[NM + j];
+    // Cholesky in place (lower)
+    int ok = 1;
+    for (int j = 0; j < P && ok; j++) {
+      const double ajj = L[j * P + j];
+      double d = ajj;
+      for (int k = 0; k < j; k++) d -= L[j * P + k] * L[j * P + k];
+      if (!(d > 4.0 * P * DBL_EPSILON * ajj) || !(d > 0.0) || !isfinite(d)) {
+        ok = 0;
+        break;
+      }
+      const double ljj = sqrt(d);
+      L[j * P + j] = ljj;
+      const double inv = 1.0 / ljj;
+      for (int i = j + 1; i < P; i++) {
+        double t = L[i * P + j];
+        for (int k = 0; k < j; k++) t -= L[i * P + k] * L[j * P + k];
+        L[i * P + j] = t * inv;
+      }
+    }
+    if (!ok) {
+      flag = 1;
+      break;
+    }
+    double ld = 0.0;
+    for (int i = 0; i < P; i++) ld += log(L[i * P + i]);
+    ld *= 2.0;
+    double y[RVS_CUDA_MAX_NPOLY];
+    for (int i = 0; i < P; i++) {
+      double t = v[i];
+      for (int k = 0; k < i; k++) t -= L[i * P + k] * y[k];
+      y[i] = t / L[i * P + i];
+    }
+    for (int i = P - 1; i >= 0; i--) {
+      double t = y[i];
+      for (int k = i + 1; k < P; k++) t -= L[k * P + i] * y[k];
+      y[i] = t / L[i * P + i];
+    }
+    double va = 0.0;
+    for (int j = 0; j < P; j++) va += v[j] * y[j];
+    const dslotarm SA = slotarms[items[A.item].slotarm];
+    const double m2 = ld + 2 * SA.slsig + (SA.DtD - va);
+    if (!isfinite(m2)) {
+      flag = 1;
+      break;
+    }
+    total += m2;
+  }
+  out_m2[r] = flag ? NAN : total;
+  out_flag[r] = flag;
+}
+
+// ---------------------------------------------------------------- host-side state
+typedef struct cu_setup {
+  const rvs_interp *ip;
+  int nparam, maxw, spline_rc, nt;
+  double lnstep, xlo, xhi;
+  void *d_vspec;
+  double *d_grid; // x, hinv, cdash, iden, g: nt each
+} cu_setup;
+
+typedef struct cu_arm {
+  int setup;
+  size_t n;
+  int nd;
+  double lam0, lamN;
+  void *d_mem;
+} cu_arm;
+
+typedef struct cu_slot {
+  int used, narms, gpu; // gpu = 0: every request of the slot goes to the CPU
+  long ntot;
+  cu_arm arm[RVS_MAXARMS];
+} cu_slot;
+
+enum { POOL_TBUF, POOL_ACC, POOL_META, POOL_OUT, NPOOL };
+
+typedef struct cu_tpl_host {  // one de-duplicated template of a pass
+  int rc;          // locate status
+  int nw;
+  double outside;
+  int K;           // vsini half width (0: none; -1: invalid vsini)
+  int dev;         // device template index, -1 if not built
+} cu_tpl_host;
+
+typedef struct cuda_backend {
+  rvs_backend base;
+  rvs_template_lib *lib;
+  rvs_backend_options opt;
+  rvs_backend *cpu;
+  int device, P, gpu_ok;
+  cudaStream_t stream;
+  int nsetups;
+  cu_setup setups[RVS_LIB_MAX_SETUPS];
+  dsetup h_setups[RVS_LIB_MAX_SETUPS];
+  dsetup *d_setups;
+  cu_slot *slots;
+  int nslots, cap;
+  dslotarm *h_slotarms, *d_slotarms; // [cap * RVS_MAXARMS]
+  void *pool[NPOOL];
+  size_t pool_cap[NPOOL];
+  size_t scratch_limit, max_tpl, max_tpl_user;
+  // host scratch of a pass (grown, reused)
+  rvs_cuda_tplmap map;
+  int *rq_tid;            // [nreq * MAXARMS]
+  cu_tpl_host *tinfo;     // [ntpl]
+  int *tvert;             // [ntpl * maxw]
+  double *twt;            // [ntpl * maxw]
+  size_t tcap, twcap, rqcap;
+  unsigned char *meta;    // upload staging
+  size_t metacap;
+  double *h_m2;
+  int *h_flag;
+  size_t outcap, flagcap;
+  int *fb_idx;            // requests for the CPU backend
+  size_t fbcap;
+  rvs_cuda_stats stats;
+  int profile;
+  cudaEvent_t ev[7];
+  size_t spline_smem_max; // opt-in shared memory per block for spline_smem_kernel
+} cuda_backend;
+
+static int grow(void **p, size_t *cap, size_t need, size_t elem) {
+  if (need <= *cap) return RVS_OK;
+  size_t nc = need + need / 2 + 16;
+  void *q = realloc(*p, nc * elem);
+  if (!q) return rvs_error(RVS_ERR_NOMEM, "CUDA backend: no host memory (%zu bytes)", nc * elem);
+  *p = q;
+  *cap = nc;
+  return RVS_OK;
+}
+
+// Device scratch: grown on demand, kept between passes.  cudaMalloc failure
+// (or the test limit) returns RVS_ERR_NOMEM so that the caller can shrink.
+static int pool_need(cuda_backend *cb, int which, size_t bytes) {
+  if (bytes == 0) bytes = 256;
+  if (cb->pool_cap[which] >= bytes) return RVS_OK;
+  size_t nc = bytes + bytes / 4;
+  if (cb->scratch_limit) {
+    size_t others = 0;
+    for (int i = 0; i < NPOOL; i++)
+      if (i != which) others += cb->pool_cap[i];
+    if (others + nc > cb->scratch_limit) nc = bytes;
+    if (others + nc > cb->scratch_limit)
+      return rvs_error(RVS_ERR_NOMEM, "CUDA backend: scratch limit %zu bytes reached (test)",
+                       cb->scratch_limit);
+  }
+  if (cb->pool[which]) CK(cudaFree(cb->pool[which]));
+  cb->pool[which] = NULL;
+  cb->pool_cap[which] = 0;
+  void *p = NULL;
+  CK(cudaMalloc(&p, nc));
+  cb->pool[which] = p;
+  cb->pool_cap[which] = nc;
+  return RVS_OK;
+}
+
+// ---------------------------------------------------------------- setups
+static int setup_index(cuda_backend *cb, const rvs_interp *ip, int *out) {
+  for (int s = 0; s < cb->nsetups; s++)
+    if (cb->setups[s].ip == ip) {
+      *out = s;
+      return RVS_OK;
+    }
+  if (cb->nsetups == RVS_LIB_MAX_SETUPS)
+    return rvs_error(RVS_ERR_ARG, "CUDA backend: more than %d setups", RVS_LIB_MAX_SETUPS);
+  cu_setup *S = &cb->setups[cb->nsetups];
+  dsetup *D = &cb->h_setups[cb->nsetups];
+  memset(S, 0, sizeof *S);
+  memset(D, 0, sizeof *D);
+  S->ip = ip;
+  S->nparam = rvs_interp_nparam(ip);
+  S->maxw = rvs_interp_max_weights(ip);
+  size_t nt = rvs_interp_npix(ip);
+  const double *lt = rvs_interp_lam(ip);
+  if (nt < 4 || nt > (size_t)INT32_MAX / 4)
+    return rvs_error(RVS_ERR_ARG, "CUDA backend: template grid of %zu pixels", nt);
+  S->nt = (int)nt;
+  S->lnstep = log(lt[1] / lt[0]); // as the CPU backend
+  S->xlo = lt[0];
+  S->xhi = lt[nt - 1];
+  int bits = 0;
+  const void *vs = rvs_interp_vertex_specs(ip, &bits);
+  size_t nv = rvs_interp_nvert(ip);
+  if (!vs || (bits != 32 && bits != 64))
+    return rvs_error(RVS_ERR_ARG, "CUDA backend: interpolator without vertex spectra");
+  size_t vbytes = nv * nt * (size_t)(bits / 8);
+  CK(cudaMalloc(&S->d_vspec, vbytes));
+  CK(cudaMemcpy(S->d_vspec, vs, vbytes, cudaMemcpyHostToDevice));
+  // spline grid factors, as the CPU backend builds them (forced grid kind)
+  rvs_spline spl;
+  int kind = rvs_interp_log_step(ip) ? RVS_GRID_LOG : RVS_GRID_LINEAR;
+  S->spline_rc = rvs_spline_init_grid(&spl, lt, nt, kind);
+  double *h = (double *)calloc(5 * nt, sizeof(double));
+  if (!h) {
+    if (!S->spline_rc) rvs_spline_free(&spl);
+    return rvs_error(RVS_ERR_NOMEM, "CUDA backend: no host memory");
+  }
+  int warm = SPLINE_WARM_CAP, chunk = SPLINE_CHUNK;
+  if (S->spline_rc == RVS_OK) {
+    size_t m = nt - 2;
+    memcpy(h, spl.x, sizeof(double) * nt);
+    memcpy(h + nt, spl.hinv, sizeof(double) * (nt - 1));
+    memcpy(h + 2 * nt, spl.tri_c, sizeof(double) * nt);
+    memcpy(h + 3 * nt, spl.tri_d, sizeof(double) * nt);
+    memcpy(h + 4 * nt, spl.tri_g, sizeof(double) * nt);
+    double fmax = 0;
+    for (size_t i = 1; i < m; i++) fmax = fmax > fabs(spl.tri_g[i]) ? fmax : fabs(spl.tri_g[i]);
+    for (size_t i = 0; i + 1 < m; i++)
+      fmax = fmax > fabs(spl.tri_c[i]) ? fmax : fabs(spl.tri_c[i]);
+    warm = rvs_cuda_warmup_len(fmax, SPLINE_WARM_TOL, SPLINE_WARM_CAP);
+    if (warm >= SPLINE_WARM_CAP) { // slow decay: exact sequential recurrence
+      warm = 0;
+      chunk = (int)m;
+    }
+    D->grid_kind = spl.grid_kind;
+    D->x0 = spl.x0;
+    D->inv_dx = spl.inv_dx;
+    rvs_spline_free(&spl);
+  } else {
+    rvs_clear_error();
+    for (size_t i = 0; i < nt; i++) h[i] = lt[i];
+  }
+  CK(cudaMalloc((void **)&S->d_grid, 5 * nt * sizeof(double)));
+  cudaError_t e = cudaMemcpy(S->d_grid, h, 5 * nt * sizeof(double), cudaMemcpyHostToDevice);
+  free(h);
+  CK(e);
+  D->vspec = S->d_vspec;
+  D->x = S->d_grid;
+  D->hinv = S->d_grid + nt;
+  D->cdash = S->d_grid + 2 * nt;
+  D->iden = S->d_grid + 3 * nt;
+  D->g = S->d_grid + 4 * nt;
+  D->nt = (int)nt;
+  D->float_bits = bits;
+  D->log_spec = rvs_interp_log_spec(ip);
+  D->warm = warm;
+  D->chunk = chunk;
+  CK(cudaMemcpy(cb->d_setups + cb->nsetups, D, sizeof *D, cudaMemcpyHostToDevice));
+  *out = cb->nsetups++;
+  rvs_log(RVS_LOG_DEBUG, "CUDA backend: setup %d: %zu vertices x %d pixels (%d-bit), spline warm-up %d",
+          *out, nv, (int)nt, bits, warm);
+  return RVS_OK;
+}
+
+// ---------------------------------------------------------------- slots
+static void free_slot_dev(cu_slot *s) {
+  for (int a = 0; a < s->narms; a++)
+    if (s->arm[a].d_mem) (void)cudaFree(s->arm[a].d_mem);
+  memset(s, 0, sizeof *s);
+}
+
+static int ensure_slot_cap(cuda_backend *cb, int idx) {
+  if (idx < cb->cap) return RVS_OK;
+  int nc = cb->cap ? cb->cap : 64;
+  while (nc <= idx) nc *= 2;
+  cu_slot *ns = (cu_slot *)realloc(cb->slots, sizeof *ns * (size_t)nc);
+  if (!ns) return rvs_error(RVS_ERR_NOMEM, "CUDA backend: no memory for slots");
+  memset(ns + cb->cap, 0, sizeof *ns * (size_t)(nc - cb->cap));
+  cb->slots = ns;
+  dslotarm *hs = (dslotarm *)realloc(cb->h_slotarms, sizeof *hs * (size_t)nc * RVS_MAXARMS);
+  if (!hs) return rvs_error(RVS_ERR_NOMEM, "CUDA backend: no memory for slots");
+  memset(hs + (size_t)cb->cap * RVS_MAXARMS, 0,
+         sizeof *hs * (size_t)(nc - cb->cap) * RVS_MAXARMS);
+  cb->h_slotarms = hs;
+  dslotarm *ds = NULL;
+  CK(cudaMalloc((void **)&ds, sizeof *ds * (size_t)nc * RVS_MAXARMS));
+  cudaError_t e = cudaMemcpy(ds, hs, sizeof *ds * (size_t)nc * RVS_MAXARMS, cudaMemcpyHostToDevice);
+  if (e != cudaSuccess) {
+    (void)cudaFree(ds);
+    CK(e);
+  }
+  if (cb->d_slotarms) CK(cudaFree(cb->d_slotarms));
+  cb->d_slotarms = ds;
+  cb->cap = nc;
+  return RVS_OK;
+}
+
+// Per-arm device constants: lam, ln lam, 1/sigma^2, d/sigma^2, basis, band.
+static int upload_arm(cuda_backend *cb, const rvs_arm *in, int setup, cu_arm *A, dslotarm *D) {
+  const size_t n = in->n;
+  const int P = cb->P;
+  const int nd = in->resol_ndiag > 0 && in->resol ? in->resol_ndiag : 0;
+  size_t ndbl = 4 * n + (size_t)P * n + (size_t)nd * n;
+  double *h = (double *)malloc(sizeof(double) * ndbl);
+  if (!h) return rvs_error(RVS_ERR_NOMEM, "CUDA backend: no host memory for a spectrum");
+  double *lam = h, *lnlam = h + n, *isig2 = h + 2 * n, *dsig2 = h + 3 * n, *B = h + 4 * n;
+  double *res = B + (size_t)P * n;
+  double dtd = 0, lsig = 0;
+  for (size_t i = 0; i < n; i++) {
+    double s = in->sigma[i];
+    lam[i] = in->lam[i];
+    lnlam[i] = log(in->lam[i]);
+    isig2[i] = 1.0 / (s * s);
+    dsig2[i] = in->flux[i] / (s * s);
+    double Di = in->flux[i] / s;
+    dtd += Di * Di;
+  }
+  for (size_t i = 0; i < n; i++) lsig += log(in->sigma[i]);
+  int rc = rvs_continuum_basis(in->lam, n, P, cb->opt.rbf_continuum, B);
+  if (rc) {
+    free(h);
+    return rc;
+  }
+  if (nd) {
+    // cells outside the matrix are never used by the CPU: store zeros
+    int half = (nd - 1) / 2;
+    for (size_t i = 0; i < n; i++)
+      for (int m = 0; m < nd; m++) {
+        long c = (long)i + m - half;
+        res[i * nd + m] = (c >= 0 && (size_t)c < n) ? in->resol[i * nd + m] : 0.0;
+      }
+  }
+  void *d = NULL;
+  cudaError_t e = cudaMalloc(&d, sizeof(double) * ndbl);
+  if (e == cudaSuccess) e = cudaMemcpy(d, h, sizeof(double) * ndbl, cudaMemcpyHostToDevice);
+  free(h);
+  if (e != cudaSuccess) {
+    if (d) (void)cudaFree(d);
+    return cuda_fail(e, "upload of a spectrum", __FILE__, __LINE__);
+  }
+  double *dd = (double *)d;
+  A->d_mem = d;
+  A->setup = setup;
+  A->n = n;
+  A->nd = nd;
+  A->lam0 = in->lam[0];
+  A->lamN = in->lam[n - 1];
+  memset(D, 0, sizeof *D);
+  D->lam = dd;
+  D->lnlam = dd + n;
+  D->isig2 = dd + 2 * n;
+  D->dsig2 = dd + 3 * n;
+  D->B = dd + 4 * n;
+  D->res = nd ? dd + 4 * n + (size_t)P * n : NULL;
+  D->n = (int)n;
+  D->nd = nd;
+  D->setup = setup;
+  D->DtD = dtd;
+  D->slsig = lsig;
+  return RVS_OK;
+}
+
+static int cu_add_slot(rvs_backend *b, const rvs_spectrum *spec, int *slot) {
+  cuda_backend *cb = (cuda_backend *)b->impl;
+  int idx = -1;
+  int rc = cb->cpu->add_slot(cb->cpu, spec, &idx); // validates, as the CPU backend
+  if (rc) return rc;
+  if ((rc = ensure_slot_cap(cb, idx))) goto fail;
+  {
+    cu_slot *s = &cb->slots[idx];
+    free_slot_dev(s);
+    s->used = 1;
+    s->gpu = cb->gpu_ok;
+    for (int a = 0; a < spec->narms; a++) {
+      const rvs_arm *in = &spec->arms[a];
+      if (in->n > (size_t)INT32_MAX / 16) {
+        rc = rvs_error(RVS_ERR_ARG, "CUDA backend: arm of %zu pixels", in->n);
+        goto fail_slot;
+      }
+      rvs_interp *ip = NULL;
+      int si = 0;
+      if ((rc = rvs_template_lib_interp(cb->lib, in->setup, &ip))) goto fail_slot;
+      if ((rc = setup_index(cb, ip, &si))) goto fail_slot;
+      dslotarm *D = &cb->h_slotarms[(size_t)idx * RVS_MAXARMS + a];
+      s->narms = a + 1;
+      if ((rc = upload_arm(cb, in, si, &s->arm[a], D))) goto fail_slot;
+      if (s->arm[a].nd > GPU_MAX_ND) s->gpu = 0;
+      s->ntot += (long)in->n;
+    }
+    CK(cudaMemcpy(cb->d_slotarms + (size_t)idx * RVS_MAXARMS,
+                  cb->h_slotarms + (size_t)idx * RVS_MAXARMS, sizeof(dslotarm) * RVS_MAXARMS,
+                  cudaMemcpyHostToDevice));
+    if (idx >= cb->nslots) cb->nslots = idx + 1;
+    *slot = idx;
+    return RVS_OK;
+  fail_slot:
+    free_slot_dev(s);
+  }
+fail:
+  cb->cpu->remove_slot(cb->cpu, idx);
+  return rc;
+}
+
+static void cu_remove_slot(rvs_backend *b, int slot) {
+  cuda_backend *cb = (cuda_backend *)b->impl;
+  cb->cpu->remove_slot(cb->cpu, slot);
+  if (slot >= 0 && slot < cb->nslots) free_slot_dev(&cb->slots[slot]);
+}
+
+static int cu_get_model(rvs_backend *b, int slot, int arm, double *model) {
+  cuda_backend *cb = (cuda_backend *)b->impl;
+  return cb->cpu->get_model(cb->cpu, slot, arm, model);
+}
+
+// ---------------------------------------------------------------- one device pass
+static size_t align256(size_t x) { return (x + 255) & ~(size_t)255; }
+
+static double wall_seconds(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+// Evaluate requests gidx[0..*consumed) (CHISQ, GPU slots).  Fills res for the
+// requests the GPU answers; appends the others to cb->fb_idx (*nfb).  Returns
+// RVS_ERR_NOMEM on device memory exhaustion (nothing written to res then).
+static int gpu_pass(cuda_backend *cb, const rvs_eval_request *req, const int *gidx, size_t ng,
+                    rvs_eval_result *res, size_t *consumed, size_t *nfb) {
+  const int P = cb->P;
+  int rc;
+  const double t_start = wall_seconds();
+  // 1. de-duplicate templates until the pass is full
+  rvs_cuda_tplmap_reset(&cb->map);
+  if ((rc = grow((void **)&cb->rq_tid, &cb->rqcap, ng * RVS_MAXARMS, sizeof(int)))) return rc;
+  size_t nr = 0;
+  for (; nr < ng; nr++) {
+    if (nr > 0 && cb->map.n >= cb->max_tpl) break;
+    const rvs_eval_request *r = &req[gidx[nr]];
+    const cu_slot *s = &cb->slots[r->slot];
+    for (int a = 0; a < s->narms; a++) {
+      const cu_setup *S = &cb->setups[s->arm[a].setup];
+      rvs_cuda_tplkey k;
+      rvs_cuda_tplkey_make(&k, s->arm[a].setup, S->nparam, r->vsini > 0 ? r->vsini : -1.0,
+                           r->params);
+      int id, isnew;
+      if ((rc = rvs_cuda_tplmap_get(&cb->map, &k, &id, &isnew))) return rc;
+      cb->rq_tid[nr * RVS_MAXARMS + a] = id;
+    }
+  }
+  *consumed = nr;
+  const size_t ntpl = cb->map.n;
+  int maxw = 1;
+  for (int s = 0; s < cb->nsetups; s++) maxw = cb->setups[s].maxw > maxw ? cb->setups[s].maxw : maxw;
+  if ((rc = grow((void **)&cb->tinfo, &cb->tcap, ntpl, sizeof(cu_tpl_host)))) return rc;
+  if (cb->tcap * (size_t)maxw > cb->twcap) { // vert/weight rows follow tinfo's capacity
+    free(cb->tvert);
+    free(cb->twt);
+    cb->twcap = cb->tcap * (size_t)maxw;
+    cb->tvert = (int *)malloc(sizeof(int) * cb->twcap);
+    cb->twt = (double *)malloc(sizeof(double) * cb->twcap);
+    if (!cb->tvert || !cb->twt) {
+      cb->twcap = 0;
+      return rvs_error(RVS_ERR_NOMEM, "CUDA backend: no host memory");
+    }
+  }
+  // 2. locate every template (thread-safe interpolators), vsini widths
+  long long nt_ll = (long long)ntpl;
+#pragma omp parallel for schedule(dynamic, 16)
+  for (long long t = 0; t < nt_ll; t++) {
+    const rvs_cuda_tplkey *k = &cb->map.keys[t];
+    const cu_setup *S = &cb->setups[k->setup];
+    cu_tpl_host *ti = &cb->tinfo[t];
+    ti->nw = 0;
+    ti->outside = NAN;
+    ti->dev = -1;
+    ti->rc = rvs_interp_locate(S->ip, k->params, cb->tvert + (size_t)t * maxw,
+                               cb->twt + (size_t)t * maxw, &ti->nw, &ti->outside);
+    ti->K = 0;
+    if (k->vsini > 0) {
+      size_t len = rvs_vsini_kernel_len(k->vsini, S->lnstep);
+      ti->K = len == 0 ? -1 : (int)((len - 1) / 2);
+    }
+  }
+  // 3. requests: NaN arms, host-side failures (-> CPU), items
+  size_t nitems = 0;
+  int *ok = (int *)malloc(sizeof(int) * (nr ? nr : 1));
+  if (!ok) return rvs_error(RVS_ERR_NOMEM, "CUDA backend: no host memory");
+  for (size_t i = 0; i < nr; i++) {
+    const rvs_eval_request *r = &req[gidx[i]];
+    const cu_slot *s = &cb->slots[r->slot];
+    double shrink = rvs_doppler_rest_scale(r->vel);
+    ok[i] = 1;
+    int na = 0;
+    for (int a = 0; a < s->narms; a++) {
+      const cu_tpl_host *ti = &cb->tinfo[cb->rq_tid[i * RVS_MAXARMS + a]];
+      const cu_setup *S = &cb->setups[s->arm[a].setup];
+      if (ti->rc == RVS_ERR_RANGE || !isfinite(ti->outside)) continue; // NaN: penalty
+      if (ti->rc != RVS_OK || ti->K < 0 || S->spline_rc != RVS_OK) ok[i] = 0;
+      double first = s->arm[a].lam0 * shrink, last = s->arm[a].lamN * shrink;
+      if (!(first >= S->xlo && first < S->xhi && last >= S->xlo && last < S->xhi)) ok[i] = 0;
+      na++;
+    }
+    if (ok[i]) nitems += (size_t)na;
+  }
+  // dense device template numbering and buffer offsets
+  size_t ndev = 0, tbuf_dbl = 0, nwt = 0, ntaps = 0, nvs = 0;
+  for (size_t i = 0; i < nr; i++) {
+    if (!ok[i]) continue;
+    const cu_slot *s = &cb->slots[req[gidx[i]].slot];
+    for (int a = 0; a < s->narms; a++) {
+      cu_tpl_host *ti = &cb->tinfo[cb->rq_tid[i * RVS_MAXARMS + a]];
+      if (ti->rc == RVS_ERR_RANGE || !isfinite(ti->outside) || ti->dev >= 0) continue;
+      ti->dev = (int)ndev++;
+      const cu_setup *S = &cb->setups[s->arm[a].setup];
+      tbuf_dbl += 3 * (size_t)S->nt;
+      nwt += (size_t)ti->nw;
+      if (ti->K > 0) {
+        ntaps += (size_t)ti->K + 1;
+        nvs++;
+      }
+    }
+  }
+  // 4. staging layout
+  size_t o_tpl = 0;
+  size_t o_vert = align256(o_tpl + sizeof(dtpl) * ndev);
+  size_t o_wt = align256(o_vert + sizeof(int) * nwt);
+  size_t o_taps = align256(o_wt + sizeof(double) * nwt);
+  size_t o_vl = align256(o_taps + sizeof(double) * ntaps);
+  size_t o_item = align256(o_vl + sizeof(int) * nvs);
+  size_t o_req = align256(o_item + sizeof(ditem) * nitems);
+  size_t o_ra = align256(o_req + sizeof(dreq) * nr);
+  size_t o_flag = align256(o_ra + sizeof(dreqarm) * nr * RVS_MAXARMS);
+  size_t metabytes = align256(o_flag + sizeof(int) * ndev);
+  const int NACC = P * (P + 1) / 2 + P;
+  if ((rc = grow((void **)&cb->meta, &cb->metacap, metabytes, 1)) ||
+      (rc = grow((void **)&cb->h_m2, &cb->outcap, nr, sizeof(double))) ||
+      (rc = grow((void **)&cb->h_flag, &cb->flagcap, nr, sizeof(int)))) {
+    free(ok);
+    return rc;
+  }
+  if ((rc = pool_need(cb, POOL_TBUF, sizeof(double) * tbuf_dbl)) ||
+      (rc = pool_need(cb, POOL_ACC, sizeof(double) * nitems * (size_t)NACC)) ||
+      (rc = pool_need(cb, POOL_META, metabytes)) ||
+      (rc = pool_need(cb, POOL_OUT, (sizeof(double) + sizeof(int)) * nr + 256))) {
+    free(ok);
+    return rc;
+  }
+  unsigned char *M = cb->meta;
+  dtpl *h_tpl = (dtpl *)(M + o_tpl);
+  int *h_vert = (int *)(M + o_vert);
+  double *h_wt = (double *)(M + o_wt);
+  double *h_taps = (double *)(M + o_taps);
+  int *h_vl = (int *)(M + o_vl);
+  ditem *h_item = (ditem *)(M + o_item);
+  dreq *h_req = (dreq *)(M + o_req);
+  dreqarm *h_ra = (dreqarm *)(M + o_ra);
+  int *h_tflag = (int *)(M + o_flag);
+  memset(h_tflag, 0, sizeof(int) * ndev);
+  {
+    size_t wpos = 0, tpos = 0, vpos = 0, bpos = 0;
+    for (size_t t = 0; t < ntpl; t++) {
+      const cu_tpl_host *ti = &cb->tinfo[t];
+      if (ti->dev < 0) continue;
+      const rvs_cuda_tplkey *k = &cb->map.keys[t];
+      const cu_setup *S = &cb->setups[k->setup];
+      dtpl *D = &h_tpl[ti->dev];
+      D->setup = k->setup;
+      D->nw = ti->nw;
+      D->woff = (int)wpos;
+      D->K = ti->K;
+      D->toff = (long long)tpos;
+      D->buf = (long long)bpos;
+      memcpy(h_vert + wpos, cb->tvert + t * (size_t)maxw, sizeof(int) * (size_t)ti->nw);
+      memcpy(h_wt + wpos, cb->twt + t * (size_t)maxw, sizeof(double) * (size_t)ti->nw);
+      wpos += (size_t)ti->nw;
+      bpos += 3 * (size_t)S->nt;
+      if (ti->K > 0) {
+        // normalised half weights W_0..W_K, as rvs_convolve_vsini
+        double *full = (double *)malloc(sizeof(double) * (2 * (size_t)ti->K + 1));
+        size_t len = 0;
+        if (!full) {
+          free(ok);
+          return rvs_error(RVS_ERR_NOMEM, "CUDA backend: no host memory");
+        }
+        rc = rvs_vsini_kernel(k->vsini, S->lnstep, full, 2 * (size_t)ti->K + 1, &len);
+        if (rc) {
+          free(full);
+          free(ok);
+          return rc;
+        }
+        memcpy(h_taps + tpos, full + ti->K, sizeof(double) * ((size_t)ti->K + 1));
+        free(full);
+        tpos += (size_t)ti->K + 1;
+        h_vl[vpos++] = ti->dev;
+      }
+    }
+  }
+  // items sorted by slot-arm (warps of one block share the spectrum's data)
+  int hmax = 0, maxnt = 4, maxm = 2, seq_spline = 0;
+  {
+    int *key = (int *)malloc(sizeof(int) * (nitems ? nitems : 1));
+    ditem *tmp = (ditem *)malloc(sizeof(ditem) * (nitems ? nitems : 1));
+    size_t *ord = (size_t *)malloc(sizeof(size_t) * (nitems ? nitems : 1));
+    size_t *cnt = (size_t *)malloc(sizeof(size_t) * ((size_t)cb->nslots * RVS_MAXARMS + 1));
+    size_t *pos_of = (size_t *)malloc(sizeof(size_t) * (nitems ? nitems : 1));
+    if (!key || !tmp || !ord || !cnt || !pos_of) {
+      free(key); free(tmp); free(ord); free(cnt); free(pos_of); free(ok);
+      return rvs_error(RVS_ERR_NOMEM, "CUDA backend: no host memory");
+    }
+    size_t it = 0;
+    for (size_t i = 0; i < nr; i++) {
+      const rvs_eval_request *r = &req[gidx[i]];
+      const cu_slot *s = &cb->slots[r->slot];
+      dreq *Q = &h_req[i];
+      Q->narms = ok[i] ? s->narms : 0;
+      Q->pad = 0;
+      Q->badchi = 10.0 * (double)s->ntot;
+      if (!ok[i]) continue;
+      double shrink = rvs_doppler_rest_scale(r->vel);
+      double lns = log(shrink);
+      for (int a = 0; a < s->narms; a++) {
+        const cu_tpl_host *ti = &cb->tinfo[cb->rq_tid[i * RVS_MAXARMS + a]];
+        dreqarm *RA = &h_ra[i * RVS_MAXARMS + a];
+        RA->outside = ti->outside;
+        RA->tpl = ti->dev;
+        if (ti->dev < 0) {
+          RA->item = -1;
+          RA->tpl = 0;
+          continue;
+        }
+        const cu_setup *S = &cb->setups[s->arm[a].setup];
+        const dsetup *DS = &cb->h_setups[s->arm[a].setup];
+        tmp[it].slotarm = r->slot * RVS_MAXARMS + a;
+        tmp[it].tpl = ti->dev;
+        tmp[it].shrink = shrink;
+        tmp[it].lnoff = lns - DS->x0;
+        key[it] = tmp[it].slotarm;
+        RA->item = (int)it; // fixed below after sorting
+        int h = s->arm[a].nd > 0 ? (s->arm[a].nd - 1) / 2 : 0;
+        if (h > hmax) hmax = h;
+        if (S->nt > maxnt) maxnt = S->nt;
+        if (DS->chunk > 0) {
+          int nch = (S->nt - 2 + DS->chunk - 1) / DS->chunk;
+          if (nch > maxm) maxm = nch;
+        }
+        if (DS->warm == 0) seq_spline = 1; // exact sequential recurrence: global kernels
+        it++;
+      }
+    }
+    rvs_cuda_order_by_key(key, nitems, cb->nslots * RVS_MAXARMS, cnt, ord);
+    for (size_t k = 0; k < nitems; k++) {
+      h_item[k] = tmp[ord[k]];
+      pos_of[ord[k]] = k;
+    }
+    for (size_t i = 0; i < nr; i++)
+      for (int a = 0; a < h_req[i].narms; a++)
+        if (h_ra[i * RVS_MAXARMS + a].item >= 0)
+          h_ra[i * RVS_MAXARMS + a].item = (int)pos_of[h_ra[i * RVS_MAXARMS + a].item];
+    free(key); free(tmp); free(ord); free(cnt); free(pos_of);
+  }
+  // 5. device work
+  const int smem_ok = !seq_spline && 3 * sizeof(double) * (size_t)maxnt <= cb->spline_smem_max;
+  unsigned char *dm = (unsigned char *)cb->pool[POOL_META];
+  double *d_tbuf = (double *)cb->pool[POOL_TBUF];
+  double *d_acc = (double *)cb->pool[POOL_ACC];
+  double *d_m2 = (double *)cb->pool[POOL_OUT];
+  int *d_flag = (int *)((unsigned char *)cb->pool[POOL_OUT] + align256(sizeof(double) * nr));
+  cudaStream_t st = cb->stream;
+  const double t_dev = wall_seconds();
+  rc = RVS_OK;
+#define PHASE(k) \
+  if (cb->profile && (e = cudaEventRecord(cb->ev[k], st)) != cudaSuccess) { rc = cuda_fail(e, "event", __FILE__, __LINE__); break; }
+  do {
+    cudaError_t e = cudaSuccess;
+    PHASE(0)
+    e = cudaMemcpyAsync(dm, M, metabytes, cudaMemcpyHostToDevice, st);
+    if (e != cudaSuccess) { rc = cuda_fail(e, "upload of the batch", __FILE__, __LINE__); break; }
+    const dtpl *d_tpl = (const dtpl *)(dm + o_tpl);
+    int *d_tflag = (int *)(dm + o_flag);
+    PHASE(1)
+    if (ndev > 0) {
+      dim3 g1((unsigned)((maxnt + 255) / 256), (unsigned)ndev);
+      interp_kernel<<<g1, 256, 0, st>>>(d_tpl, cb->d_setups, (const int *)(dm + o_vert),
+                                        (const double *)(dm + o_wt), d_tbuf, d_tflag);
+      if ((e = cudaGetLastError()) != cudaSuccess) { rc = cuda_fail(e, "interp_kernel", __FILE__, __LINE__); break; }
+    }
+    PHASE(2)
+    if (ndev > 0) {
+      if (nvs > 0) {
+        dim3 g2((unsigned)((maxnt + 255) / 256), (unsigned)nvs);
+        vsini_kernel<<<g2, 256, 0, st>>>((const int *)(dm + o_vl), d_tpl, cb->d_setups,
+                                         (const double *)(dm + o_taps), d_tbuf);
+        if ((e = cudaGetLastError()) != cudaSuccess) { rc = cuda_fail(e, "vsini_kernel", __FILE__, __LINE__); break; }
+      }
+    }
+    PHASE(3)
+    if (ndev > 0 && smem_ok) {
+      spline_smem_kernel<<<(unsigned)ndev, SPLINE_SMEM_THREADS, 3 * sizeof(double) * (size_t)maxnt, st>>>(
+          d_tpl, cb->d_setups, d_tbuf);
+      if ((e = cudaGetLastError()) != cudaSuccess) { rc = cuda_fail(e, "spline_smem_kernel", __FILE__, __LINE__); break; }
+    } else if (ndev > 0) {
+      dim3 g3((unsigned)((maxm + 127) / 128), (unsigned)ndev);
+      spline_up_kernel<<<g3, 128, 0, st>>>(d_tpl, cb->d_setups, d_tbuf);
+      if ((e = cudaGetLastError()) != cudaSuccess) { rc = cuda_fail(e, "spline_up_kernel", __FILE__, __LINE__); break; }
+      spline_down_kernel<<<g3, 128, 0, st>>>(d_tpl, cb->d_setups, d_tbuf);
+      if ((e = cudaGetLastError()) != cudaSuccess) { rc = cuda_fail(e, "spline_down_kernel", __FILE__, __LINE__); break; }
+    }
+    PHASE(4)
+    if (nitems > 0) {
+      const int wpb = CHISQ_THREADS / 32;
+      size_t smem = sizeof(double) * (size_t)wpb * (CHISQ_CHUNK + 2 * (size_t)hmax);
+      unsigned nb = (unsigned)((nitems + wpb - 1) / wpb);
+      chisq_kernels[P]<<<nb, CHISQ_THREADS, smem, st>>>(
+          (const ditem *)(dm + o_item), (int)nitems, cb->d_slotarms, cb->d_setups, d_tpl,
+          d_tbuf, d_acc, hmax);
+      if ((e = cudaGetLastError()) != cudaSuccess) { rc = cuda_fail(e, "chisq kernel", __FILE__, __LINE__); break; }
+    }
+    PHASE(5)
+    if (nr > 0) {
+      finish_kernel<<<(unsigned)((nr + 127) / 128), 128, 0, st>>>(
+          (const dreq *)(dm + o_req), (const dreqarm *)(dm + o_ra), (int)nr,
+          (const ditem *)(dm + o_item), cb->d_slotarms, d_acc, d_tflag, P,
+          cb->opt.outside_penalty, d_m2, d_flag);
+      if ((e = cudaGetLastError()) != cudaSuccess) { rc = cuda_fail(e, "finish_kernel", __FILE__, __LINE__); break; }
+      e = cudaMemcpyAsync(cb->h_m2, d_m2, sizeof(double) * nr, cudaMemcpyDeviceToHost, st);
+      if (e == cudaSuccess)
+        e = cudaMemcpyAsync(cb->h_flag, d_flag, sizeof(int) * nr, cudaMemcpyDeviceToHost, st);
+      if (e != cudaSuccess) { rc = cuda_fail(e, "download of the results", __FILE__, __LINE__); break; }
+    }
+    PHASE(6)
+    e = cudaStreamSynchronize(st);
+    if (e != cudaSuccess) { rc = cuda_fail(e, "device pass", __FILE__, __LINE__); break; }
+    for (int k = 0; cb->profile && k < 6; k++) {
+      float ms = 0;
+      if ((e = cudaEventElapsedTime(&ms, cb->ev[k], cb->ev[k + 1])) != cudaSuccess) break;
+      cb->stats.phase_ms[k] += ms;
+    }
+    if (e != cudaSuccess) { rc = cuda_fail(e, "event timing", __FILE__, __LINE__); break; }
+  } while (0);
+#undef PHASE
+  if (rc) {
+    free(ok);
+    return rc;
+  }
+  // 6. results
+  for (size_t i = 0; i < nr; i++) {
+    int ri = gidx[i];
+    if (!ok[i] || cb->h_flag[i]) {
+      cb->fb_idx[(*nfb)++] = ri;
+      continue;
+    }
+    rvs_eval_result *o = &res[ri];
+    const cu_slot *s = &cb->slots[req[ri].slot];
+    o->m2lnl = cb->h_m2[i];
+    o->status = RVS_OK;
+    o->narms = s->narms;
+    for (int a = 0; a < s->narms; a++) {
+      o->chisq_arm[a] = NAN;
+      o->npix_arm[a] = 0;
+    }
+    cb->stats.gpu_requests++;
+  }
+  cb->stats.host_seconds += t_dev - t_start;
+  cb->stats.device_seconds += wall_seconds() - t_dev;
+  cb->stats.templates += (long long)ndev;
+  cb->stats.sub_batches++;
+  free(ok);
+  return RVS_OK;
+}
+
+static int cu_evaluate(rvs_backend *b, const rvs_eval_request *req, size_t n, rvs_eval_result *res) {
+  cuda_backend *cb = (cuda_backend *)b->impl;
+  if (n == 0) return RVS_OK;
+  if (n > (size_t)INT32_MAX) return rvs_error(RVS_ERR_ARG, "CUDA backend: batch of %zu", n);
+  int rc;
+  int *gidx = (int *)malloc(sizeof(int) * n);
+  if (!gidx) return rvs_error(RVS_ERR_NOMEM, "CUDA backend: no host memory");
+  if ((rc = grow((void **)&cb->fb_idx, &cb->fbcap, n, sizeof(int)))) {
+    free(gidx);
+    return rc;
+  }
+  size_t ng = 0, nfb = 0;
+  for (size_t i = 0; i < n; i++) {
+    int s = req[i].slot;
+    if (s < 0 || s >= cb->nslots || !cb->slots[s].used) {
+      free(gidx);
+      return rvs_error(RVS_ERR_ARG, "CUDA backend: request for unknown slot %d", s);
+    }
+    if (req[i].kind == RVS_EVAL_CHISQ && cb->slots[s].gpu)
+      gidx[ng++] = (int)i;
+    else
+      cb->fb_idx[nfb++] = (int)i;
+  }
+  size_t ncpu_direct = nfb;
+  size_t pos = 0;
+  while (pos < ng) {
+    size_t used = 0;
+    rc = gpu_pass(cb, req, gidx + pos, ng - pos, res, &used, &nfb);
+    if (rc == RVS_ERR_NOMEM && cb->max_tpl > 1) {
+      // shrink and retry: nothing of this pass was written
+      cb->max_tpl /= 2;
+      cb->stats.oom_retries++;
+      rvs_log(RVS_LOG_INFO, "CUDA backend: device memory exhausted (%s); %zu templates per pass",
+              rvs_last_error(), cb->max_tpl);
+      rvs_clear_error();
+      continue;
+    }
+    if (rc) {
+      free(gidx);
+      return rc;
+    }
+    pos += used;
+  }
+  free(gidx);
+  cb->stats.cpu_fallbacks += (long long)(nfb - ncpu_direct);
+  cb->stats.cpu_requests += (long long)nfb;
+  if (nfb == 0) return RVS_OK;
+  // the CPU backend in request order (its runs are consecutive requests)
+  {
+    int *f = cb->fb_idx;
+    // fb_idx holds two increasing lists (direct, then GPU fallbacks): merge
+    size_t na = ncpu_direct, nb = nfb - ncpu_direct;
+    int *merged = (int *)malloc(sizeof(int) * nfb);
+    rvs_eval_request *sub = (rvs_eval_request *)malloc(sizeof *sub * nfb);
+    rvs_eval_result *sres = (rvs_eval_result *)malloc(sizeof *sres * nfb);
+    if (!merged || !sub || !sres) {
+      free(merged); free(sub); free(sres);
+      return rvs_error(RVS_ERR_NOMEM, "CUDA backend: no host memory");
+    }
+    size_t i = 0, j = 0, k = 0;
+    while (i < na || j < nb) {
+      if (j >= nb || (i < na && f[i] < f[na + j])) merged[k++] = f[i++];
+      else merged[k++] = f[na + j++];
+    }
+    for (k = 0; k < nfb; k++) sub[k] = req[merged[k]];
+    rc = cb->cpu->evaluate(cb->cpu, sub, nfb, sres);
+    if (rc == RVS_OK)
+      for (k = 0; k < nfb; k++) res[merged[k]] = sres[k];
+    free(merged); free(sub); free(sres);
+  }
+  return rc;
+}
+
+static void cu_destroy(rvs_backend *b) {
+  if (!b) return;
+  cuda_backend *cb = (cuda_backend *)b->impl;
+  for (int i = 0; i < cb->nslots; i++)
+    if (cb->slots[i].used) free_slot_dev(&cb->slots[i]);
+  for (int s = 0; s < cb->nsetups; s++) {
+    if (cb->setups[s].d_vspec) (void)cudaFree(cb->setups[s].d_vspec);
+    if (cb->setups[s].d_grid) (void)cudaFree(cb->setups[s].d_grid);
+  }
+  for (int p = 0; p < NPOOL; p++)
+    if (cb->pool[p]) (void)cudaFree(cb->pool[p]);
+  if (cb->d_setups) (void)cudaFree(cb->d_setups);
+  if (cb->d_slotarms) (void)cudaFree(cb->d_slotarms);
+  if (cb->stream) (void)cudaStreamDestroy(cb->stream);
+  for (int k = 0; k < 7; k++)
+    if (cb->ev[k]) (void)cudaEventDestroy(cb->ev[k]);
+  if (cb->cpu) cb->cpu->destroy(cb->cpu);
+  rvs_cuda_tplmap_free(&cb->map);
+  free(cb->slots); free(cb->h_slotarms); free(cb->rq_tid); free(cb->tinfo); free(cb->tvert);
+  free(cb->twt); free(cb->meta); free(cb->h_m2); free(cb->h_flag); free(cb->fb_idx);
+  free(cb);
+}
+
+static int cu_init(cuda_backend *cb) {
+  CK(cudaSetDevice(cb->device));
+  CK(cudaStreamCreateWithFlags(&cb->stream, cudaStreamNonBlocking));
+  CK(cudaMalloc((void **)&cb->d_setups, sizeof(dsetup) * RVS_LIB_MAX_SETUPS));
+  size_t fr = 0, tot = 0;
+  CK(cudaMemGetInfo(&fr, &tot));
+  // templates per pass: half the free memory for [raw|y|z] of ~6,500 pixels
+  size_t per = 3 * 6500 * sizeof(double);
+  size_t mt = fr / 2 / per;
+  if (mt > MAX_TPL_PER_PASS) mt = MAX_TPL_PER_PASS;
+  if (mt < 64) mt = 64;
+  cb->max_tpl = mt;
+  int optin = 0;
+  CK(cudaDeviceGetAttribute(&optin, cudaDevAttrMaxSharedMemoryPerBlockOptin, cb->device));
+  if (optin > 0) {
+    CK(cudaFuncSetAttribute(spline_smem_kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, optin));
+    cb->spline_smem_max = (size_t)optin;
+  }
+  const char *pe = getenv("RVS_CUDA_PROFILE");
+  cb->profile = pe && pe[0] == '1';
+  for (int k = 0; cb->profile && k < 7; k++) CK(cudaEventCreate(&cb->ev[k]));
+  // dynamic shared memory of the chisq kernels stays <= 48 KB (GPU_MAX_ND)
+  return RVS_OK;
+}
+
+extern "C" int rvs_backend_cuda_create(rvs_template_lib *lib, const rvs_backend_options *opt,
+                                       int device, rvs_backend **out) {
+  int ndev = 0;
+  cudaError_t e = cudaGetDeviceCount(&ndev);
+  if (e != cudaSuccess) {
+    (void)cudaGetLastError();
+    return rvs_error(RVS_ERR_DEVICE, "CUDA backend: no usable device (%s)", cudaGetErrorString(e));
+  }
+  if (device < 0 || device >= ndev)
+    return rvs_error(RVS_ERR_DEVICE, "CUDA backend: device %d of %d", device, ndev);
+  cuda_backend *cb = (cuda_backend *)calloc(1, sizeof *cb);
+  if (!cb) return rvs_error(RVS_ERR_NOMEM, "CUDA backend: no memory");
+  cb->lib = lib;
+  if (opt)
+    cb->opt = *opt;
+  else
+    rvs_backend_options_default(&cb->opt);
+  if (cb->opt.npoly <= 0) cb->opt.npoly = 5; // as the CPU backend
+  cb->P = cb->opt.npoly;
+  cb->gpu_ok = cb->P <= RVS_CUDA_MAX_NPOLY;
+  if (!cb->gpu_ok)
+    rvs_log(RVS_LOG_WARNING, "CUDA backend: npoly = %d > %d: every request runs on the CPU",
+            cb->P, RVS_CUDA_MAX_NPOLY);
+  cb->device = device;
+  int rc = rvs_backend_cpu_create(lib, &cb->opt, &cb->cpu);
+  if (rc) {
+    free(cb);
+    return rc;
+  }
+  cb->base.name = "cuda";
+  cb->base.add_slot = cu_add_slot;
+  cb->base.remove_slot = cu_remove_slot;
+  cb->base.evaluate = cu_evaluate;
+  cb->base.get_model = cu_get_model;
+  cb->base.destroy = cu_destroy;
+  cb->base.impl = cb;
+  if ((rc = cu_init(cb))) {
+    cu_destroy(&cb->base);
+    return rc;
+  }
+  *out = &cb->base;
+  return RVS_OK;
+}
+
+extern "C" void rvs_backend_cuda_stats(const rvs_backend *b, rvs_cuda_stats *st) {
+  const cuda_backend *cb = (const cuda_backend *)b->impl;
+  *st = cb->stats;
+}
+
+extern "C" void rvs_backend_cuda_set_scratch_limit(rvs_backend *b, size_t bytes) {
+  cuda_backend *cb = (cuda_backend *)b->impl;
+  cb->scratch_limit = bytes;
+  // drop the pools so that the limit applies from the next pass on
+  for (int p = 0; p < NPOOL; p++) {
+    if (cb->pool[p]) (void)cudaFree(cb->pool[p]);
+    cb->pool[p] = NULL;
+    cb->pool_cap[p] = 0;
+  }
+}
+
+extern "C" void rvs_backend_cuda_set_max_templates(rvs_backend *b, size_t max_templates) {
+  cuda_backend *cb = (cuda_backend *)b->impl;
+  cb->max_tpl_user = max_templates;
+  if (max_templates) cb->max_tpl = max_templates < MAX_TPL_PER_PASS ? max_templates : MAX_TPL_PER_PASS;
+}
