@@ -7,6 +7,10 @@
 #include "driver/scheduler.h"
 #include "fit/firstguess.h"
 #include "templates/library.h"
+#ifdef RVS_HAVE_CUDA
+#include "backend/cuda/cuda_backend.h"
+#include "backend/cuda/cuda_device.h"
+#endif
 
 #include <math.h>
 #include <stdio.h>
@@ -42,7 +46,26 @@ int rvs_context_create(const rvs_config *cfg, const rvs_options *opt, rvs_contex
   bo.min_vel = cfg->min_vel;
   bo.max_vel = cfg->max_vel;
   bo.nthreads = c->opt.nthreads;
-  if ((rc = rvs_backend_cpu_create(&c->lib, &bo, &c->be))) {
+  c->be = NULL;
+  if (c->opt.use_gpu) {
+#ifdef RVS_HAVE_CUDA
+    int ndev = rvs_cuda_device_count();
+    if (ndev <= 0) {
+      rvs_log(RVS_LOG_WARNING, "--use_gpu: no usable CUDA device found; running on the CPU");
+    } else if (c->opt.gpu_device < 0 || c->opt.gpu_device >= ndev) {
+      rvs_log(RVS_LOG_WARNING, "--use_gpu: device %d does not exist (%d found); running on the CPU",
+              c->opt.gpu_device, ndev);
+    } else if ((rc = rvs_backend_cuda_create(&c->lib, &bo, c->opt.gpu_device, &c->be))) {
+      rvs_log(RVS_LOG_WARNING, "--use_gpu: %s; running on the CPU", rvs_last_error());
+      c->be = NULL;
+    } else if (c->opt.pool <= 0) {
+      c->opt.pool = 4096; /* keep the device busy */
+    }
+#else
+    rvs_log(RVS_LOG_WARNING, "--use_gpu: this build has no CUDA backend; running on the CPU");
+#endif
+  }
+  if (!c->be && (rc = rvs_backend_cpu_create(&c->lib, &bo, &c->be))) {
     rvs_template_lib_close(&c->lib);
     free(c);
     return rc;
