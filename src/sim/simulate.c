@@ -858,6 +858,7 @@ int rvs_sim_run(const rvs_sim_grid *g, const rvs_sim_options *o, rvs_sim_result 
 #else
   nthreads = 1;
 #endif
+  (void)nthreads; /* only read by the OpenMP pragma */
   int err_rc = 0;
   long err_fiber = -1;
   char err_msg[1024] = "";
