@@ -408,12 +408,17 @@ static int star_binned(const rvs_sim_grid *g, const rvs_sim_star *s, const rvs_s
   int rc = rvs_sim_grid_weights(g, p, idx, w, &n);
   if (rc) return rc;
   size_t np = g->npix;
+  /* Interpolate ln(flux), as rvspecfit's template libraries do (specs_*.h5
+   * hold ln flux): simulated stars between grid nodes are then members of
+   * the model family the fitter uses (up to the interpolation scheme), and
+   * the fit can be tested for bias off the nodes. */
   for (size_t i = 0; i < np; i++) ws->spec[i] = 0;
   for (int k = 0; k < n; k++) {
     const float *f = g->flux + (size_t)idx[k] * np;
     double wk = w[k];
-    for (size_t i = 0; i < np; i++) ws->spec[i] += wk * f[i];
+    for (size_t i = 0; i < np; i++) ws->spec[i] += wk * log(f[i] > 0 ? (double)f[i] : 1e-300);
   }
+  for (size_t i = 0; i < np; i++) ws->spec[i] = exp(ws->spec[i]);
   if (s->vsini > 0) {
     double dv = C_KMS * g->dlnwave;
     if ((rc = rotate(ws->spec, ws->tmp, np, dv, s->vsini))) return rc;
