@@ -13,7 +13,12 @@ static int cmp_d(const void *a, const void *b) {
   return (x > y) - (x < y);
 }
 
+/* Median of the non-NaN values (a NaN error marks a bad Hessian). */
 static double median(double *x, size_t n) {
+  size_t m = 0;
+  for (size_t i = 0; i < n; i++)
+    if (!isnan(x[i])) x[m++] = x[i];
+  n = m;
   if (n == 0) return NAN;
   qsort(x, n, sizeof(double), cmp_d);
   return (n % 2) ? x[n / 2] : 0.5 * (x[n / 2 - 1] + x[n / 2]);
