@@ -80,6 +80,21 @@ int rvs_accuracy_compute(const char *rvtab_path, const char *truth_path, double 
   for (int k = 0; k < 8 && rc == RVS_OK; k++)
     if (!rv[k] || !w[k]) rc = rvs_error(RVS_ERR_NOMEM, "no memory");
   if (rc == RVS_OK) rc = read_kcol(ft, "TARGETID", nt, ttid, truth_path);
+  /* KIND (when present): only 'star' rows count (the dead fiber has star
+   * parameters in the truth but no data) */
+  char *kindbuf = calloc((size_t)(nt + 1), 16);
+  if (rc == RVS_OK && kindbuf) {
+    int kc, ks = 0;
+    fits_get_colnum(ft, CASEINSEN, "KIND", &kc, &ks);
+    if (ks == 0) {
+      char **kp = malloc(sizeof(char *) * (size_t)(nt + 1));
+      for (long q = 0; kp && q < nt; q++) kp[q] = kindbuf + 16 * q;
+      if (kp && nt) fits_read_col(ft, TSTRING, kc, 1, 1, nt, NULL, kp, NULL, &ks);
+      free(kp);
+      if (ks) memset(kindbuf, 0, (size_t)(nt + 1) * 16);
+    }
+    fits_clear_errmsg();
+  }
   for (int k = 0; k < NCOLS_T && rc == RVS_OK; k++) rc = read_dcol(ft, tnames[k], nt, tv[k], truth_path);
   if (rc == RVS_OK) rc = read_kcol(fr, "TARGETID", nr, rtid, rvtab_path);
   if (rc == RVS_OK) rc = read_kcol(fr, "RVS_WARN", nr, warn, rvtab_path);
@@ -96,6 +111,7 @@ int rvs_accuracy_compute(const char *rvtab_path, const char *truth_path, double 
       for (long q = 0; q < nt; q++)
         if (ttid[q] == rtid[i]) { j = q; break; }
       if (j < 0 || !isfinite(tv[0][j])) continue; /* not a star */
+      if (kindbuf && kindbuf[16 * j] && strncmp(kindbuf + 16 * j, "star", 4) != 0) continue;
       acc->nstars++;
       if (table && printed < nprint) {
         fprintf(table, "%20lld %7.1f %9.2f %9.2f %7.2f %7.0f %6.0f %6.2f %6.2f %6.2f %5lld\n",
@@ -132,7 +148,7 @@ int rvs_accuracy_compute(const char *rvtab_path, const char *truth_path, double 
       acc->med_feh_err = median(w[7], nu);
     }
   }
-  free(ttid); free(rtid); free(warn);
+  free(ttid); free(rtid); free(warn); free(kindbuf);
   for (int k = 0; k < NCOLS_T; k++) free(tv[k]);
   for (int k = 0; k < 8; k++) { free(rv[k]); free(w[k]); }
   int s = 0;
