@@ -196,7 +196,14 @@ int rvs_desi_process_file(rvs_context *ctx, const rvs_config *cfg, const rvs_des
       int usable = rvs_desi_clean_arm(A->wave, A->flux + i * np, A->ivar + i * np,
                                       A->mask + i * np, np, o->resolution_matrix, f->flux[k],
                                       f->sigma[k], f->bad[k], &ncl);
-      if (!usable) continue;
+      if (!usable) { /* dropped arm: release its buffers, the slot is reused */
+        free(f->flux[k]);
+        free(f->sigma[k]);
+        free(f->bad[k]);
+        f->flux[k] = f->sigma[k] = NULL;
+        f->bad[k] = NULL;
+        continue;
+      }
       if (o->resolution_matrix) {
         char armname[2] = {A->name, 0};
         double sig0 = rvs_config_lsf_sigma0(cfg, armname);
