@@ -1,6 +1,9 @@
 /* rvs_desi_fit: radial velocities and stellar parameters for DESI coadd files,
  * with upstream rvspecfit's options, outputs and config.yaml. */
 #include "driver/desi_fit.h"
+#include "driver/file_queue.h"
+#include "driver/mpi_queue.h"
+#include "driver/signals.h"
 #include "io/atomic.h"
 #include "rvs/rvspecfit.h"
 
@@ -22,6 +25,9 @@ static void usage(FILE *f) {
 "inputs:\n"
 "  input_files                 coadd files to process\n"
 "  --input_file_from FILE      read the input file names from FILE (one per line)\n"
+"  --queue_file[=FILE]         take names one at a time from a shared queue file (FILE, or\n"
+"                              the --input_file_from file): each line is removed under a\n"
+"                              rename lock, so several jobs can consume one queue\n"
 "configuration:\n"
 "  --config FILE               config.yaml (default ./config.yaml, else built-in defaults)\n"
 "  --npoly N                   continuum basis functions (default 10)\n"
@@ -44,6 +50,12 @@ static void usage(FILE *f) {
 "  --overwrite                 accepted for compatibility (outputs are always replaced)\n"
 "  --process_status_file FILE  one line per input: <file> <SUCCESS|FAILURE|EXISTING> <nfit> <seconds>\n"
 "running:\n"
+"  --mpi                       MPI run: rank 0 hands out files one at a time to every rank\n"
+"                              (itself included); --log and --process_status_file must\n"
+"                              contain %%d (replaced by the rank)\n"
+"  --mpi_timeout S             a rank silent for S seconds is taken as dead (default 300)\n"
+"  --use_gpu                   one GPU per rank: device = GPU list[node-local rank %% n]\n"
+"  --gpu_devices LIST          the GPU list, e.g. 0,1,2,3 (default: all visible GPUs)\n"
 "  --nthreads N                CPU threads (default: all cores)\n"
 "  --log FILE                  log to FILE instead of stderr\n"
 "  --log_level LEVEL           DEBUG, INFO, WARNING (default), ERROR\n"
@@ -51,7 +63,12 @@ static void usage(FILE *f) {
 "  --version                   print the version and exit\n"
 "  -h, --help                  this help\n"
 "\n"
-"Exit status: 0 when every file succeeded, 1 when any file failed, 2 on bad options.\n");
+"SIGINT/SIGTERM abandon the current file (no output is left for it) and stop;\n"
+"rerun with --skipexisting to resume.\n"
+"\n"
+"Exit status: 0 when every file succeeded, 1 when any file failed (with --mpi: on rank 0,\n"
+"for all ranks; a dead rank ends the run with MPI_Abort), 2 on bad options, 128+signal\n"
+"when stopped by a signal.\n");
 }
 
 static FILE *logfile = NULL;
@@ -99,8 +116,37 @@ enum {
   O_INPUT_FROM = 1000, O_CONFIG, O_NPOLY, O_FITARM, O_PARAM_INIT, O_RESMAT, O_NORESMAT,
   O_NOCCFCONT, O_TARGETID, O_TARGETID_FROM, O_MINSN, O_MINEXPID, O_MAXEXPID, O_OUTDIR,
   O_NOSUBDIRS, O_TABPREFIX, O_MODPREFIX, O_SKIPEXISTING, O_OVERWRITE, O_STATUSFILE,
-  O_NTHREADS, O_LOG, O_LOGLEVEL, O_THROW, O_VERSION
+  O_NTHREADS, O_LOG, O_LOGLEVEL, O_THROW, O_VERSION, O_QUEUE, O_MPI, O_MPI_TIMEOUT, O_USE_GPU,
+  O_GPU_DEVICES
 };
+
+/* File sources: a list, or the shared queue file. */
+typedef struct list_source { char **files; size_t n, next; } list_source;
+static int list_next(void *user, char *path, size_t cap, int *got) {
+  list_source *l = user;
+  *got = 0;
+  if (l->next >= l->n) return RVS_OK;
+  if (strlen(l->files[l->next]) + 1 > cap)
+    return rvs_error(RVS_ERR_ARG, "%s: file name too long", l->files[l->next]);
+  snprintf(path, cap, "%s", l->files[l->next++]);
+  *got = 1;
+  return RVS_OK;
+}
+typedef struct queue_source { const char *path; rvs_queue_opts opt; } queue_source;
+static int queue_next(void *user, char *path, size_t cap, int *got) {
+  queue_source *q = user;
+  return rvs_queue_pop(q->path, &q->opt, path, cap, got);
+}
+
+/* `pattern` with its "%d" replaced by the rank; NULL if there is no "%d". */
+static char *with_rank(const char *pattern, int rank) {
+  const char *p = strstr(pattern, "%d");
+  if (!p) return NULL;
+  size_t n = strlen(pattern) + 16;
+  char *s = malloc(n);
+  if (s) snprintf(s, n, "%.*s%d%s", (int)(p - pattern), pattern, rank, p + 2);
+  return s;
+}
 
 int main(int argc, char **argv) {
   static struct option opts[] = {
@@ -129,11 +175,19 @@ int main(int argc, char **argv) {
       {"log_level", required_argument, 0, O_LOGLEVEL},
       {"throw_exceptions", no_argument, 0, O_THROW},
       {"version", no_argument, 0, O_VERSION},
+      {"queue_file", optional_argument, 0, O_QUEUE},
+      {"mpi", no_argument, 0, O_MPI},
+      {"mpi_timeout", required_argument, 0, O_MPI_TIMEOUT},
+      {"use_gpu", no_argument, 0, O_USE_GPU},
+      {"gpu_devices", required_argument, 0, O_GPU_DEVICES},
       {"help", no_argument, 0, 'h'},
       {0, 0, 0, 0}};
   rvs_desi_options o;
   rvs_desi_options_default(&o);
   const char *config_path = NULL, *status_path = NULL, *log_path = NULL;
+  const char *input_from = NULL, *queue_path = NULL, *gpu_devices = NULL;
+  int use_queue = 0, use_mpi = 0, use_gpu = 0;
+  double mpi_timeout = 300;
   char **files = NULL;
   size_t nfiles = 0;
   int nthreads = 0, throw_exc = 0, no_ccf_cont = 0, have_targetid = 0;
@@ -143,7 +197,20 @@ int main(int argc, char **argv) {
   while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
     int rc = RVS_OK;
     switch (c) {
-    case O_INPUT_FROM: rc = read_lines(optarg, &files, &nfiles); break;
+    case O_INPUT_FROM: input_from = optarg; break;
+    case O_QUEUE: use_queue = 1; if (optarg) queue_path = optarg; break;
+    case O_MPI: use_mpi = 1; break;
+    case O_MPI_TIMEOUT: {
+      char *end;
+      mpi_timeout = strtod(optarg, &end);
+      if (*end || !(mpi_timeout > 0)) {
+        fprintf(stderr, "rvs_desi_fit: --mpi_timeout needs a positive number of seconds\n");
+        goto early_exit;
+      }
+      break;
+    }
+    case O_USE_GPU: use_gpu = 1; break;
+    case O_GPU_DEVICES: gpu_devices = optarg; break;
     case O_CONFIG: config_path = optarg; break;
     case O_NPOLY: o.npoly = atoi(optarg); if (o.npoly <= 0) o.npoly = 10; break;
     case O_FITARM: {
@@ -151,7 +218,7 @@ int main(int argc, char **argv) {
       int k = 0;
       for (const char *p = optarg; *p && k < 3; p++)
         if (*p == 'b' || *p == 'r' || *p == 'z') arms[k++] = *p;
-        else if (*p != ',') { fprintf(stderr, "rvs_desi_fit: --fitarm: unknown arm '%c'\n", *p); return 2; }
+        else if (*p != ',') { fprintf(stderr, "rvs_desi_fit: --fitarm: unknown arm '%c'\n", *p); goto early_exit; }
       arms[k] = 0;
       snprintf(o.fitarm, sizeof o.fitarm, "%s", arms);
       break;
@@ -159,7 +226,7 @@ int main(int argc, char **argv) {
     case O_PARAM_INIT:
       if (strcasecmp(optarg, "CCF") == 0) o.param_init = RVS_INIT_CCF;
       else if (strcasecmp(optarg, "bruteforce") == 0) o.param_init = RVS_INIT_BRUTEFORCE;
-      else { fprintf(stderr, "rvs_desi_fit: --param_init must be CCF or bruteforce\n"); return 2; }
+      else { fprintf(stderr, "rvs_desi_fit: --param_init must be CCF or bruteforce\n"); goto early_exit; }
       break;
     case O_RESMAT: o.resolution_matrix = 1; break;
     case O_NORESMAT: o.resolution_matrix = 0; break;
@@ -189,50 +256,144 @@ int main(int argc, char **argv) {
     case O_LOG: log_path = optarg; break;
     case O_LOGLEVEL: {
       int lv = rvs_parse_log_level(optarg);
-      if (lv < 0) { fprintf(stderr, "rvs_desi_fit: unknown --log_level %s\n", optarg); return 2; }
+      if (lv < 0) { fprintf(stderr, "rvs_desi_fit: unknown --log_level %s\n", optarg); goto early_exit; }
       rvs_set_log_level(lv);
       break;
     }
     case O_THROW: throw_exc = 1; break;
     case O_VERSION: printf("rvs_desi_fit (rvspecfit-c) %s\n", RVS_VERSION_STRING); return 0;
     case 'h': usage(stdout); return 0;
-    default: usage(stderr); return 2;
+    default: usage(stderr); goto early_exit;
     }
-    if (rc) { fprintf(stderr, "rvs_desi_fit: %s\n", rvs_last_error()); return 2; }
+    if (rc) { fprintf(stderr, "rvs_desi_fit: %s\n", rvs_last_error()); goto early_exit; }
   }
   if (have_targetid > 1) {
     fprintf(stderr, "rvs_desi_fit: --targetid and --targetid_file_from are exclusive\n");
-    return 2;
+    goto early_exit;
+  }
+  if (use_queue) {
+    if (!queue_path) queue_path = input_from;
+    if (!queue_path) {
+      fprintf(stderr, "rvs_desi_fit: --queue_file needs a file: --queue_file=FILE or "
+                      "--input_file_from FILE\n");
+      goto early_exit;
+    }
+    if (optind < argc || (input_from && strcmp(input_from, queue_path) != 0)) {
+      fprintf(stderr, "rvs_desi_fit: with --queue_file the inputs come from the queue only "
+                      "(name the queue as --queue_file=FILE or --input_file_from FILE)\n");
+      goto early_exit;
+    }
+  } else if (input_from) {
+    if (read_lines(input_from, &files, &nfiles)) {
+      fprintf(stderr, "rvs_desi_fit: %s\n", rvs_last_error());
+      goto early_exit;
+    }
   }
   for (int i = optind; i < argc; i++) {
     char **nw = realloc(files, sizeof(char *) * (nfiles + 1));
-    if (!nw) return 2;
+    if (!nw) goto early_exit;
     files = nw;
     files[nfiles++] = strdup(argv[i]);
   }
-  if (nfiles == 0) {
-    fprintf(stderr, "rvs_desi_fit: no input files (give them as arguments or with --input_file_from)\n");
+  if (nfiles == 0 && !use_queue) {
+    fprintf(stderr, "rvs_desi_fit: no input files (give them as arguments, with --input_file_from "
+                    "or --queue_file)\n");
+    goto early_exit;
+  }
+  if (use_queue && rvs_queue_check(queue_path)) {
+    fprintf(stderr, "rvs_desi_fit: %s\n", rvs_last_error());
+    goto early_exit;
+  }
+  if (o.fitarm[0] == 0) { fprintf(stderr, "rvs_desi_fit: --fitarm selects no arm\n"); goto early_exit; }
+  if (have_targetid) { o.select.targetids = tids; o.select.ntargetids = ntids; }
+  if (gpu_devices && !use_gpu) {
+    fprintf(stderr, "rvs_desi_fit: --gpu_devices needs --use_gpu\n");
+    goto early_exit;
+  }
+  if (use_mpi) {
+#ifndef RVS_HAVE_MPI
+    fprintf(stderr, "rvs_desi_fit: --mpi: this build has no MPI support (MPI was not found "
+                    "at configure time)\n");
+    goto early_exit;
+#else
+    if ((log_path && !strstr(log_path, "%d")) || (status_path && !strstr(status_path, "%d"))) {
+      fprintf(stderr, "rvs_desi_fit: with --mpi, --log and --process_status_file must contain "
+                      "%%d (replaced by the MPI rank)\n");
+      goto early_exit;
+    }
+#endif
+  }
+
+  int rank = 0, nranks = 1, local_rank = rvs_local_rank_from_env();
+#ifdef RVS_HAVE_MPI
+  rvs_mpi_queue *mq = NULL;
+  if (use_mpi && rvs_mpi_init(&argc, &argv, &rank, &nranks, &local_rank)) {
+    fprintf(stderr, "rvs_desi_fit: %s\n", rvs_last_error());
     return 2;
   }
-  if (o.fitarm[0] == 0) { fprintf(stderr, "rvs_desi_fit: --fitarm selects no arm\n"); return 2; }
-  if (have_targetid) { o.select.targetids = tids; o.select.ntargetids = ntids; }
+#endif
+  /* from here on, with --mpi, leave through `finish` (MPI must be finalized) */
+  int exit_code = 0;
+  char *log_name = NULL, *status_name = NULL, *cmdline = NULL;
+  FILE *status = NULL;
+  rvs_context *ctx = NULL;
+  list_source lsrc = {files, nfiles, 0};
+  queue_source qsrc;
+  qsrc.path = queue_path;
+  rvs_queue_opts_default(&qsrc.opt);
+  rvs_file_source_fn source = use_queue ? queue_next : list_next;
+  void *source_user = use_queue ? (void *)&qsrc : (void *)&lsrc;
+  int nfail = 0, nfiles_done = 0;
+
+  if (use_mpi) {
+    if (log_path) log_path = log_name = with_rank(log_path, rank);
+    if (status_path) status_path = status_name = with_rank(status_path, rank);
+  }
   if (log_path) {
     logfile = fopen(log_path, "a");
-    if (!logfile) { fprintf(stderr, "rvs_desi_fit: %s: cannot open log file\n", log_path); return 2; }
+    if (!logfile) {
+      fprintf(stderr, "rvs_desi_fit: %s: cannot open log file\n", log_path);
+      exit_code = 2;
+      goto finish;
+    }
     rvs_set_log_callback(log_to_file, NULL);
+  }
+  if (rvs_signals_install()) {
+    fprintf(stderr, "rvs_desi_fit: %s\n", rvs_last_error());
+    exit_code = 2;
+    goto finish;
+  }
+  if (use_mpi)
+    rvs_log(RVS_LOG_INFO, "MPI rank %d of %d (node-local rank %d, pid %ld)", rank, nranks,
+            local_rank, (long)getpid());
+  if (use_gpu) {
+    int device = -1;
+    if (rvs_gpu_pick_device(gpu_devices, local_rank, &device)) {
+      fprintf(stderr, "rvs_desi_fit: %s\n", rvs_last_error());
+      exit_code = 2;
+      goto finish;
+    }
+    /* TODO(lead): pass `device` to the run configuration (rvs_backend_cuda_create) */
+    rvs_log(RVS_LOG_INFO, "rank %d (node-local %d): GPU device %d", rank, local_rank, device);
+    if (rank == 0)
+      fprintf(stderr, "rvs_desi_fit: --use_gpu: GPU %d chosen for node-local rank %d, but the "
+                      "CUDA backend is not connected to rvs_desi_fit yet: fitting on the CPU\n",
+              device, local_rank);
   }
   /* the command line, for the RVS_CMD header key */
   size_t cl = 1;
   for (int i = 0; i < argc; i++) cl += strlen(argv[i]) + 1;
-  char *cmdline = calloc(cl, 1);
+  cmdline = calloc(cl, 1);
+  if (!cmdline) { exit_code = 2; goto finish; }
   for (int i = 0; i < argc; i++) { strcat(cmdline, argv[i]); if (i + 1 < argc) strcat(cmdline, " "); }
   o.cmdline = cmdline;
-  o.progress = isatty(2);
+  o.progress = isatty(2) && !use_mpi;
 
   rvs_config cfg;
   if (rvs_config_read(config_path, &cfg)) {
     fprintf(stderr, "rvs_desi_fit: %s\n", rvs_last_error());
-    return 2;
+    exit_code = 2;
+    goto finish;
   }
   if (no_ccf_cont) cfg.ccf_continuum_normalize = 0;
   rvs_options ropt;
@@ -240,49 +401,140 @@ int main(int argc, char **argv) {
   ropt.npoly = o.npoly;
   ropt.param_init = o.param_init;
   ropt.nthreads = nthreads;
-  rvs_context *ctx = NULL;
   if (rvs_context_create(&cfg, &ropt, &ctx)) {
     fprintf(stderr, "rvs_desi_fit: %s\n", rvs_last_error());
-    return 2;
+    exit_code = 2;
+    goto finish;
   }
-  FILE *status = NULL;
   if (status_path) {
     status = fopen(status_path, "w");
-    if (!status) { fprintf(stderr, "rvs_desi_fit: %s: cannot open status file\n", status_path); return 2; }
+    if (!status) {
+      fprintf(stderr, "rvs_desi_fit: %s: cannot open status file\n", status_path);
+      exit_code = 2;
+      goto finish;
+    }
   }
-  int nfail = 0;
-  size_t total_fit = 0;
-  for (size_t i = 0; i < nfiles; i++) {
+#ifdef RVS_HAVE_MPI
+  if (use_mpi && rvs_mpi_queue_start(rank == 0 ? source : NULL, source_user, mpi_timeout, &mq)) {
+    fprintf(stderr, "rvs_desi_fit: %s\n", rvs_last_error());
+    exit_code = 2;
+    goto finish;
+  }
+#else
+  (void)mpi_timeout;
+#endif
+  char path[4096];
+  for (size_t i = 0;; i++) {
+    int got = 0, rc;
+    if (rvs_signals_stop_requested()) break;
+#ifdef RVS_HAVE_MPI
+    if (mq) rc = rvs_mpi_queue_next(mq, path, sizeof path, &got);
+    else
+#endif
+      rc = source(source_user, path, sizeof path, &got);
+    if (rc) {
+      /* the source itself failed (queue file unreadable, rank 0 gone): stop here */
+      fprintf(stderr, "rvs_desi_fit: %s\n", rvs_last_error());
+      rvs_log(RVS_LOG_ERROR, "%s", rvs_last_error());
+      nfail++;
+      break;
+    }
+    if (!got || rvs_signals_stop_requested()) break;
+    char tab[4096], mod[4096];
+    if (rvs_desi_output_paths(&o, path, tab, mod, sizeof tab) == RVS_OK) {
+      /* a SIGKILLed earlier run may have left temporaries of this file */
+      rvs_remove_stale_temporaries(tab);
+      rvs_remove_stale_temporaries(mod);
+      rvs_signals_begin_file(path, tab, mod);
+    } else {
+      rvs_signals_begin_file(path, NULL, NULL);
+    }
     rvs_desi_file_stats st;
-    int rc = rvs_desi_process_file(ctx, &cfg, &o, files[i], &st);
+    rc = rvs_desi_process_file(ctx, &cfg, &o, path, &st);
+    rvs_signals_end_file();
+    nfiles_done++;
     const char *what = rc ? "FAILURE" : st.skipped_existing ? "EXISTING" : "SUCCESS";
     if (rc) {
       nfail++;
-      fprintf(stderr, "rvs_desi_fit: %s\n", rvs_last_error());
+      if (use_mpi) fprintf(stderr, "rvs_desi_fit: rank %d: %s\n", rank, rvs_last_error());
+      else fprintf(stderr, "rvs_desi_fit: %s\n", rvs_last_error());
       rvs_log(RVS_LOG_ERROR, "%s", rvs_last_error());
     } else if (!st.skipped_existing) {
-      total_fit += st.nfitted;
       rvs_log(RVS_LOG_INFO, "%s: %zu rows, %zu selected, %zu fitted, %zu bad, %.2f s (%.1f fits/s)",
-              files[i], st.nrows, st.nselected, st.nfitted, st.nbad, st.seconds,
+              path, st.nrows, st.nselected, st.nfitted, st.nbad, st.seconds,
               st.seconds > 0 ? st.nfitted / st.seconds : 0.0);
-      if (o.progress)
-        fprintf(stderr, "\r[%zu/%zu files] %s: %zu fitted in %.1f s (%.1f fits/s)   \n", i + 1,
-                nfiles, files[i], st.nfitted, st.seconds, st.seconds > 0 ? st.nfitted / st.seconds : 0.0);
+      if (o.progress) {
+        if (use_queue)
+          fprintf(stderr, "\r[%zu files] %s: %zu fitted in %.1f s (%.1f fits/s)   \n", i + 1, path,
+                  st.nfitted, st.seconds, st.seconds > 0 ? st.nfitted / st.seconds : 0.0);
+        else
+          fprintf(stderr, "\r[%zu/%zu files] %s: %zu fitted in %.1f s (%.1f fits/s)   \n", i + 1,
+                  nfiles, path, st.nfitted, st.seconds,
+                  st.seconds > 0 ? st.nfitted / st.seconds : 0.0);
+      }
+    } else {
+      rvs_log(RVS_LOG_INFO, "%s: outputs exist, skipped", path);
     }
     if (status) {
       long nfit = rc ? 0 : st.skipped_existing ? -1 : (long)st.nselected;
-      fprintf(status, "%s %s %ld %.2f\n", files[i], what, nfit, rc || st.skipped_existing ? 0.0 : st.seconds);
+      fprintf(status, "%s %s %ld %.2f\n", path, what, nfit, rc || st.skipped_existing ? 0.0 : st.seconds);
       fflush(status);
     }
     if (rc && throw_exc) break;
   }
+  exit_code = nfail ? 1 : 0;
+#ifdef RVS_HAVE_MPI
+  if (mq) {
+    int total_fail = 0, total_files = 0, ndead = 0;
+    int rc = rvs_mpi_queue_finish(mq, nfail, nfiles_done, &total_fail, &total_files, &ndead);
+    if (rank == 0) {
+      for (size_t k = 0; k < rvs_mpi_queue_nlost(mq); k++) {
+        int r = -1;
+        const char *lost = rvs_mpi_queue_lost(mq, k, &r);
+        fprintf(stderr, "rvs_desi_fit: %s: rank %d died or hung while processing it; rerun with "
+                        "--skipexisting\n", lost, r);
+        rvs_log(RVS_LOG_ERROR, "%s: rank %d died or hung while processing it", lost, r);
+        if (status) fprintf(status, "%s FAILURE 0 0.00\n", lost);
+      }
+      if (ndead)
+        fprintf(stderr, "rvs_desi_fit: %d rank(s) stopped answering; the others finished the "
+                        "remaining files; ending with MPI_Abort\n", ndead);
+      rvs_log(total_fail || ndead ? RVS_LOG_WARNING : RVS_LOG_INFO,
+              "MPI run: %d files processed by %d ranks, %d failed, %d ranks lost", total_files,
+              nranks, total_fail, ndead);
+      exit_code = total_fail || ndead || rc ? 1 : 0;
+    } else {
+      exit_code = 0; /* rank 0 reports this rank's failures; one exit code for the job */
+    }
+  }
+#endif
+  if (rvs_signals_stop_requested()) {
+    int sig = rvs_signals_stop_requested();
+    rvs_log(RVS_LOG_WARNING, "stopped by signal %d; rerun with --skipexisting to resume", sig);
+    fprintf(stderr, "rvs_desi_fit: stopped by signal %d; rerun with --skipexisting to resume\n", sig);
+    exit_code = 128 + sig;
+  }
+finish:
   if (status) fclose(status);
   rvs_context_free(ctx);
   for (size_t i = 0; i < nfiles; i++) free(files[i]);
   free(files);
   free(tids);
   free(cmdline);
-  if (logfile) fclose(logfile);
-  (void)total_fit;
-  return nfail ? 1 : 0;
+  if (logfile) {
+    rvs_set_log_callback(NULL, NULL);
+    fclose(logfile);
+  }
+  free(log_name);
+  free(status_name);
+#ifdef RVS_HAVE_MPI
+  if (use_mpi) rvs_mpi_queue_free_and_exit_mpi(mq, exit_code);
+#endif
+  return exit_code;
+
+early_exit: /* bad options, before MPI starts */
+  for (size_t i = 0; i < nfiles; i++) free(files[i]);
+  free(files);
+  free(tids);
+  return 2;
 }
