@@ -366,19 +366,17 @@ int main(int argc, char **argv) {
   if (use_mpi)
     rvs_log(RVS_LOG_INFO, "MPI rank %d of %d (node-local rank %d, pid %ld)", rank, nranks,
             local_rank, (long)getpid());
+  int gpu_device = -1;
   if (use_gpu) {
     int device = -1;
     if (rvs_gpu_pick_device(gpu_devices, local_rank, &device)) {
-      fprintf(stderr, "rvs_desi_fit: %s\n", rvs_last_error());
-      exit_code = 2;
-      goto finish;
+      /* no usable GPU: say so once and fit on the CPU */
+      if (rank == 0) fprintf(stderr, "rvs_desi_fit: %s: fitting on the CPU\n", rvs_last_error());
+      use_gpu = 0;
+      device = -1;
     }
-    /* TODO(lead): pass `device` to the run configuration (rvs_backend_cuda_create) */
+    gpu_device = device;
     rvs_log(RVS_LOG_INFO, "rank %d (node-local %d): GPU device %d", rank, local_rank, device);
-    if (rank == 0)
-      fprintf(stderr, "rvs_desi_fit: --use_gpu: GPU %d chosen for node-local rank %d, but the "
-                      "CUDA backend is not connected to rvs_desi_fit yet: fitting on the CPU\n",
-              device, local_rank);
   }
   /* the command line, for the RVS_CMD header key */
   size_t cl = 1;
@@ -401,6 +399,8 @@ int main(int argc, char **argv) {
   ropt.npoly = o.npoly;
   ropt.param_init = o.param_init;
   ropt.nthreads = nthreads;
+  ropt.use_gpu = use_gpu;       /* the CUDA backend, or the CPU with one warning */
+  ropt.gpu_device = gpu_device < 0 ? 0 : gpu_device;
   if (rvs_context_create(&cfg, &ropt, &ctx)) {
     fprintf(stderr, "rvs_desi_fit: %s\n", rvs_last_error());
     exit_code = 2;
