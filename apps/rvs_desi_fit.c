@@ -370,7 +370,12 @@ int main(int argc, char **argv) {
   if (use_gpu) {
     int device = -1;
     if (rvs_gpu_pick_device(gpu_devices, local_rank, &device)) {
-      /* no usable GPU: say so once and fit on the CPU */
+      if (gpu_devices) { /* a bad --gpu_devices list is the user's error */
+        fprintf(stderr, "rvs_desi_fit: %s\n", rvs_last_error());
+        exit_code = 2;
+        goto finish;
+      }
+      /* no GPU found: say so once and fit on the CPU */
       if (rank == 0) fprintf(stderr, "rvs_desi_fit: %s: fitting on the CPU\n", rvs_last_error());
       use_gpu = 0;
       device = -1;
