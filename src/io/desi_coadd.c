@@ -125,10 +125,10 @@ static int find_col(fitsfile *f, const char *name, int *col) {
   return 1;
 }
 
-/* Read a numeric column as int64 / double.  Missing: NULL (or an error if
- * required). */
-static int read_col_i64(fitsfile *f, const char *path, const char *hdu, const char *name,
-                        size_t n, int required, int64_t **out) {
+/* Read a numeric column converted to `datatype` (TLONGLONG, TDOUBLE, TFLOAT;
+ * elements of `elsize` bytes).  Missing: *out NULL (or an error if required). */
+static int read_col_num(fitsfile *f, const char *path, const char *hdu, const char *name,
+                        size_t n, int required, int datatype, size_t elsize, void **out) {
   int col;
   *out = NULL;
   if (!find_col(f, name, &col)) {
@@ -136,10 +136,10 @@ static int read_col_i64(fitsfile *f, const char *path, const char *hdu, const ch
       return rvs_error(RVS_ERR_FORMAT, "%s: HDU %s: missing column %s", path, hdu, name);
     return RVS_OK;
   }
-  int64_t *v = malloc((n ? n : 1) * sizeof *v);
+  void *v = malloc((n ? n : 1) * elsize);
   if (!v) return rvs_error(RVS_ERR_NOMEM, "%s: out of memory reading %s", path, name);
   int fs = 0;
-  if (n) fits_read_col(f, TLONGLONG, col, 1, 1, (LONGLONG)n, NULL, v, NULL, &fs);
+  if (n) fits_read_col(f, datatype, col, 1, 1, (LONGLONG)n, NULL, v, NULL, &fs);
   if (fs) {
     free(v);
     char what[96];
@@ -148,44 +148,30 @@ static int read_col_i64(fitsfile *f, const char *path, const char *hdu, const ch
   }
   *out = v;
   return RVS_OK;
+}
+
+static int read_col_i64(fitsfile *f, const char *path, const char *hdu, const char *name,
+                        size_t n, int required, int64_t **out) {
+  void *v = NULL;
+  int rc = read_col_num(f, path, hdu, name, n, required, TLONGLONG, sizeof(int64_t), &v);
+  *out = v;
+  return rc;
 }
 
 static int read_col_f64(fitsfile *f, const char *path, const char *hdu, const char *name,
                         size_t n, double **out) {
-  int col;
-  *out = NULL;
-  if (!find_col(f, name, &col)) return RVS_OK;
-  double *v = malloc((n ? n : 1) * sizeof *v);
-  if (!v) return rvs_error(RVS_ERR_NOMEM, "%s: out of memory reading %s", path, name);
-  int fs = 0;
-  if (n) fits_read_col(f, TDOUBLE, col, 1, 1, (LONGLONG)n, NULL, v, NULL, &fs);
-  if (fs) {
-    free(v);
-    char what[96];
-    snprintf(what, sizeof what, "HDU %s: cannot read column %s", hdu, name);
-    return rvs_fits_check(fs, path, what);
-  }
+  void *v = NULL;
+  int rc = read_col_num(f, path, hdu, name, n, 0, TDOUBLE, sizeof(double), &v);
   *out = v;
-  return RVS_OK;
+  return rc;
 }
 
 static int read_col_f32(fitsfile *f, const char *path, const char *hdu, const char *name,
                         size_t n, float **out) {
-  int col;
-  *out = NULL;
-  if (!find_col(f, name, &col)) return RVS_OK;
-  float *v = malloc((n ? n : 1) * sizeof *v);
-  if (!v) return rvs_error(RVS_ERR_NOMEM, "%s: out of memory reading %s", path, name);
-  int fs = 0;
-  if (n) fits_read_col(f, TFLOAT, col, 1, 1, (LONGLONG)n, NULL, v, NULL, &fs);
-  if (fs) {
-    free(v);
-    char what[96];
-    snprintf(what, sizeof what, "HDU %s: cannot read column %s", hdu, name);
-    return rvs_fits_check(fs, path, what);
-  }
+  void *v = NULL;
+  int rc = read_col_num(f, path, hdu, name, n, 0, TFLOAT, sizeof(float), &v);
   *out = v;
-  return RVS_OK;
+  return rc;
 }
 
 /* String column as n pointers into one buffer (trailing blanks removed by
