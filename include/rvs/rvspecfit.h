@@ -96,6 +96,41 @@ int rvs_fit_one(rvs_context *ctx, const rvs_spectrum *spec, const rvs_start *sta
 int rvs_fit_batch(rvs_context *ctx, const rvs_spectrum *specs, size_t n, const rvs_start *starts,
                   rvs_fit_output *outs, double *const (*models)[RVS_MAXARMS]);
 
+/* Streaming: spectra come in chunks (one file each, say) and every chunk is
+ * handed back when all its spectra are fitted.  Chunks overlap in the pool of
+ * fits in flight, so the backend stays busy across chunk boundaries (no tail of
+ * a few slow fits per file).  rvs_fit_batch is a stream of one chunk. */
+typedef struct rvs_fit_chunk {
+  const rvs_spectrum *specs;              /* n spectra, valid until done() */
+  size_t n;
+  const rvs_start *starts;                /* may be NULL: options.param_init */
+  rvs_fit_output *outs;                   /* n outputs, filled before done() */
+  double *const (*models)[RVS_MAXARMS];   /* may be NULL (see rvs_fit_batch) */
+  void *user;                             /* the caller's */
+} rvs_fit_chunk;
+
+typedef struct rvs_stream_callbacks {
+  /* Fill *chunk with the next chunk: return 1, or 0 when there are no more,
+   * or an rvs_status < 0 to stop the stream with that error. */
+  int (*next)(void *user, rvs_fit_chunk *chunk);
+  /* Every chunk taken comes back exactly once: status RVS_OK when its
+   * outputs are filled (per-spectrum failures are in outs[i].status), else
+   * the error that stopped the stream or failed the whole chunk. */
+  void (*done)(void *user, rvs_fit_chunk *chunk, int status);
+  /* Optional, polled between rounds: nonzero stops the stream
+   * (RVS_ERR_INTERRUPTED). */
+  int (*abort)(void *user);
+  void *user;
+} rvs_stream_callbacks;
+
+int rvs_fit_stream(rvs_context *ctx, const rvs_stream_callbacks *cb);
+
+/* Fits in flight per round, as the context uses it (options.pool, or the
+ * backend's default). */
+int rvs_context_pool(const rvs_context *ctx);
+/* "cpu" or "cuda". */
+const char *rvs_context_backend_name(const rvs_context *ctx);
+
 #ifdef __cplusplus
 }
 #endif

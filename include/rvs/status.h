@@ -18,7 +18,8 @@ typedef enum rvs_status {
   RVS_ERR_ARG = -4,     /* bad argument or option value */
   RVS_ERR_NUMERIC = -5, /* a computation failed (singular system, NaN, ...) */
   RVS_ERR_RANGE = -6,   /* a value outside the domain of the data (e.g. grid) */
-  RVS_ERR_DEVICE = -7   /* GPU / accelerator failure */
+  RVS_ERR_DEVICE = -7,  /* GPU / accelerator failure */
+  RVS_ERR_INTERRUPTED = -8 /* stopped on request (a signal) */
 } rvs_status;
 
 /* Record an error message (printf-style) and return `code` unchanged, so a

@@ -210,90 +210,235 @@ static int bruteforce_start(rvs_context *ctx, const rvs_fit_config *fc, const rv
   return RVS_OK;
 }
 
-int rvs_fit_batch(rvs_context *ctx, const rvs_spectrum *specs, size_t n, const rvs_start *starts,
-                  rvs_fit_output *outs, double *const (*models)[RVS_MAXARMS]) {
+/* A chunk in flight: its jobs, and how many are not finished yet. */
+typedef struct chunk_rec {
+  rvs_fit_chunk c;
   rvs_fit_config fc;
-  int rc = prepare_setups(ctx, specs, n, &fc);
-  if (rc) return rc;
-  rvs_fit_job *jobs = calloc(n, sizeof *jobs);
-  if (!jobs) return rvs_error(RVS_ERR_NOMEM, "no memory for %zu fits", n);
-  for (size_t i = 0; i < n; i++) {
-    memset(&outs[i], 0, sizeof outs[i]);
-    outs[i].vel_ccf = NAN;
-    jobs[i].spec = &specs[i];
-    if (models)
-      for (int a = 0; a < RVS_MAXARMS; a++) jobs[i].models[a] = models[i][a];
-  }
-  /* starting points: given, CCF (parallel over spectra) or brute force */
-  if (!starts && ctx->opt.param_init == RVS_INIT_CCF) {
-#pragma omp parallel for schedule(dynamic, 1)
-    for (size_t i = 0; i < n; i++) {
-      int r = ccf_start(ctx, &fc, &specs[i], jobs[i].params0, &jobs[i].vsini0, &outs[i].vel_ccf);
-      if (r) {
-        jobs[i].status = r;
-        snprintf(jobs[i].errmsg, sizeof jobs[i].errmsg, "%s", rvs_last_error());
-      }
-    }
-  } else {
-    for (size_t i = 0; i < n; i++) {
-      int r = RVS_OK;
-      if (starts) {
-        memcpy(jobs[i].params0, starts[i].params, sizeof(double) * (size_t)fc.nparam);
-        jobs[i].vsini0 = isnan(starts[i].vsini) ? -1 : starts[i].vsini;
-      } else {
-        r = bruteforce_start(ctx, &fc, &specs[i], jobs[i].params0, &jobs[i].vsini0);
-      }
-      if (r) {
-        jobs[i].status = r;
-        snprintf(jobs[i].errmsg, sizeof jobs[i].errmsg, "%s", rvs_last_error());
-      }
-    }
-  }
-  /* fit the spectra whose start succeeded */
-  size_t *map = malloc(sizeof(size_t) * (n ? n : 1));
-  rvs_fit_job *run = calloc(n ? n : 1, sizeof *run);
-  if (!map || !run) {
-    free(map); free(run); free(jobs);
-    return rvs_error(RVS_ERR_NOMEM, "no memory for %zu fits", n);
-  }
-  size_t nrun = 0;
-  for (size_t i = 0; i < n; i++)
-    if (jobs[i].status == RVS_OK) {
-      map[nrun] = i;
-      run[nrun++] = jobs[i];
-    }
-  rc = rvs_fit_jobs(ctx->be, &fc, run, nrun, ctx->opt.pool, NULL, NULL, NULL);
-  for (size_t k = 0; k < nrun; k++) jobs[map[k]] = run[k];
-  for (size_t i = 0; i < n; i++) {
-    rvs_fit_output *o = &outs[i];
-    const rvs_fit_result *r = &jobs[i].result;
-    o->status = jobs[i].status;
+  rvs_fit_job *jobs;   /* c.n jobs, in the chunk's order */
+  rvs_fit_job *run;    /* the jobs whose start succeeded, handed to the scheduler */
+  size_t *map;         /* run[k] is jobs[map[k]] */
+  size_t nrun, remaining;
+  struct chunk_rec *prev, *next;
+} chunk_rec;
+
+typedef struct stream_state {
+  rvs_context *ctx;
+  const rvs_stream_callbacks *cb;
+  chunk_rec *head;     /* chunks in flight */
+} stream_state;
+
+static void chunk_unlink(stream_state *s, chunk_rec *r) {
+  if (r->prev) r->prev->next = r->next;
+  else s->head = r->next;
+  if (r->next) r->next->prev = r->prev;
+}
+
+static void chunk_free(chunk_rec *r) {
+  free(r->jobs);
+  free(r->run);
+  free(r->map);
+  free(r);
+}
+
+/* Every job of the chunk is finished: outputs, then back to the caller. */
+static void chunk_finish(stream_state *s, chunk_rec *r) {
+  for (size_t k = 0; k < r->nrun; k++) r->jobs[r->map[k]] = r->run[k];
+  for (size_t i = 0; i < r->c.n; i++) {
+    rvs_fit_output *o = &r->c.outs[i];
+    const rvs_fit_job *j = &r->jobs[i];
+    const rvs_fit_result *res = &j->result;
+    double vel_ccf = o->vel_ccf;
+    memset(o, 0, sizeof *o);
+    o->vel_ccf = vel_ccf;
+    o->status = j->status;
     if (o->status != RVS_OK) {
-      snprintf(o->message, sizeof o->message, "%s", jobs[i].errmsg);
+      snprintf(o->message, sizeof o->message, "%s", j->errmsg);
       continue;
     }
-    o->vel = r->vel;
-    o->vel_err = r->vel_err;
-    o->vel_skewness = r->vel_skewness;
-    o->vel_kurtosis = r->vel_kurtosis;
-    o->has_vsini = r->has_vsini;
-    o->vsini = r->vsini;
-    o->nparam = fc.nparam;
-    memcpy(o->param, r->param, sizeof o->param);
-    memcpy(o->param_err, r->param_err, sizeof o->param_err);
-    o->chisq = r->chisq;
-    o->narms = r->narms;
-    memcpy(o->chisq_arm, r->chisq_arm, sizeof o->chisq_arm);
-    memcpy(o->chisq_c_arm, r->chisq_c_arm, sizeof o->chisq_c_arm);
-    memcpy(o->npix_arm, r->npix_arm, sizeof o->npix_arm);
-    o->minimize_success = r->minimize_success;
-    o->bad_hessian = r->bad_hessian;
-    o->nevals = r->nrequests;
+    o->vel = res->vel;
+    o->vel_err = res->vel_err;
+    o->vel_skewness = res->vel_skewness;
+    o->vel_kurtosis = res->vel_kurtosis;
+    o->has_vsini = res->has_vsini;
+    o->vsini = res->vsini;
+    o->nparam = r->fc.nparam;
+    memcpy(o->param, res->param, sizeof o->param);
+    memcpy(o->param_err, res->param_err, sizeof o->param_err);
+    o->chisq = res->chisq;
+    o->narms = res->narms;
+    memcpy(o->chisq_arm, res->chisq_arm, sizeof o->chisq_arm);
+    memcpy(o->chisq_c_arm, res->chisq_c_arm, sizeof o->chisq_c_arm);
+    memcpy(o->npix_arm, res->npix_arm, sizeof o->npix_arm);
+    o->minimize_success = res->minimize_success;
+    o->bad_hessian = res->bad_hessian;
+    o->nevals = res->nrequests;
   }
-  free(map);
-  free(run);
-  free(jobs);
+  chunk_unlink(s, r);
+  rvs_fit_chunk c = r->c;
+  chunk_free(r);
+  s->cb->done(s->cb->user, &c, RVS_OK);
+}
+
+/* Starting points of a chunk: given, CCF (parallel over spectra) or brute force. */
+static void chunk_starts(rvs_context *ctx, chunk_rec *r) {
+  const rvs_fit_chunk *c = &r->c;
+  size_t n = c->n;
+  if (!c->starts && ctx->opt.param_init == RVS_INIT_CCF) {
+#pragma omp parallel for schedule(dynamic, 1)
+    for (size_t i = 0; i < n; i++) {
+      int e = ccf_start(ctx, &r->fc, &c->specs[i], r->jobs[i].params0, &r->jobs[i].vsini0,
+                        &c->outs[i].vel_ccf);
+      if (e) {
+        r->jobs[i].status = e;
+        snprintf(r->jobs[i].errmsg, sizeof r->jobs[i].errmsg, "%s", rvs_last_error());
+      }
+    }
+    return;
+  }
+  for (size_t i = 0; i < n; i++) {
+    int e = RVS_OK;
+    if (c->starts) {
+      memcpy(r->jobs[i].params0, c->starts[i].params, sizeof(double) * (size_t)r->fc.nparam);
+      r->jobs[i].vsini0 = isnan(c->starts[i].vsini) ? -1 : c->starts[i].vsini;
+    } else {
+      e = bruteforce_start(ctx, &r->fc, &c->specs[i], r->jobs[i].params0, &r->jobs[i].vsini0);
+    }
+    if (e) {
+      r->jobs[i].status = e;
+      snprintf(r->jobs[i].errmsg, sizeof r->jobs[i].errmsg, "%s", rvs_last_error());
+    }
+  }
+}
+
+/* Scheduler source: the caller's next chunk, started and turned into jobs. */
+static int stream_next(void *user, rvs_fit_job **jobs, size_t *njobs) {
+  stream_state *s = user;
+  for (;;) {
+    rvs_fit_chunk c;
+    memset(&c, 0, sizeof c);
+    int g = s->cb->next(s->cb->user, &c);
+    if (g <= 0) return g;
+    chunk_rec *r = calloc(1, sizeof *r);
+    size_t n = c.n;
+    if (r) {
+      r->jobs = calloc(n ? n : 1, sizeof *r->jobs);
+      r->run = calloc(n ? n : 1, sizeof *r->run);
+      r->map = malloc(sizeof(size_t) * (n ? n : 1));
+    }
+    if (!r || !r->jobs || !r->run || !r->map) {
+      if (r) chunk_free(r);
+      s->cb->done(s->cb->user, &c,
+                  rvs_error(RVS_ERR_NOMEM, "no memory for a chunk of %zu fits", n));
+      continue;
+    }
+    r->c = c;
+    r->next = s->head;
+    if (s->head) s->head->prev = r;
+    s->head = r;
+    for (size_t i = 0; i < n; i++) {
+      memset(&c.outs[i], 0, sizeof c.outs[i]);
+      c.outs[i].vel_ccf = NAN;
+    }
+    int rc = n ? prepare_setups(s->ctx, c.specs, n, &r->fc) : RVS_OK;
+    if (rc) {
+      chunk_unlink(s, r);
+      chunk_free(r);
+      s->cb->done(s->cb->user, &c, rc);
+      continue;
+    }
+    for (size_t i = 0; i < n; i++) {
+      rvs_fit_job *j = &r->jobs[i];
+      j->spec = &c.specs[i];
+      if (c.models)
+        for (int a = 0; a < RVS_MAXARMS; a++) j->models[a] = c.models[i][a];
+      j->owner = r;
+      j->cfg = &r->fc;
+    }
+    chunk_starts(s->ctx, r);
+    for (size_t i = 0; i < n; i++)
+      if (r->jobs[i].status == RVS_OK) {
+        r->map[r->nrun] = i;
+        r->run[r->nrun++] = r->jobs[i];
+      }
+    r->remaining = r->nrun;
+    if (r->remaining == 0) {
+      chunk_finish(s, r);
+      continue;
+    }
+    *jobs = r->run;
+    *njobs = r->nrun;
+    return 1;
+  }
+}
+
+static void stream_done(void *user, rvs_fit_job *job) {
+  stream_state *s = user;
+  chunk_rec *r = job->owner;
+  if (--r->remaining == 0) chunk_finish(s, r);
+}
+
+static int stream_abort(void *user) {
+  stream_state *s = user;
+  return s->cb->abort ? s->cb->abort(s->cb->user) : 0;
+}
+
+int rvs_fit_stream(rvs_context *ctx, const rvs_stream_callbacks *cb) {
+  if (!ctx || !cb || !cb->next || !cb->done)
+    return rvs_error(RVS_ERR_ARG, "rvs_fit_stream: bad arguments");
+  stream_state s = {ctx, cb, NULL};
+  rvs_job_source src = {stream_next, stream_done, stream_abort, &s};
+  rvs_fit_config dummy; /* every job carries its chunk's configuration */
+  memset(&dummy, 0, sizeof dummy);
+  int rc = rvs_fit_jobs_stream(ctx->be, &dummy, &src, rvs_context_pool(ctx), NULL);
+  /* chunks still in flight after a failure go back with the error */
+  while (s.head) {
+    chunk_rec *r = s.head;
+    chunk_unlink(&s, r);
+    rvs_fit_chunk c = r->c;
+    chunk_free(r);
+    cb->done(cb->user, &c, rc ? rc : RVS_ERR_ARG);
+  }
   return rc;
+}
+
+int rvs_context_pool(const rvs_context *ctx) {
+  return ctx->opt.pool > 0 ? ctx->opt.pool : 256;
+}
+
+const char *rvs_context_backend_name(const rvs_context *ctx) { return ctx->be->name; }
+
+/* rvs_fit_batch: a stream of one chunk */
+typedef struct one_chunk {
+  rvs_fit_chunk c;
+  int given, status;
+} one_chunk;
+
+static int one_next(void *user, rvs_fit_chunk *chunk) {
+  one_chunk *o = user;
+  if (o->given) return 0;
+  o->given = 1;
+  *chunk = o->c;
+  return 1;
+}
+
+static void one_done(void *user, rvs_fit_chunk *chunk, int status) {
+  (void)chunk;
+  ((one_chunk *)user)->status = status;
+}
+
+int rvs_fit_batch(rvs_context *ctx, const rvs_spectrum *specs, size_t n, const rvs_start *starts,
+                  rvs_fit_output *outs, double *const (*models)[RVS_MAXARMS]) {
+  one_chunk o;
+  memset(&o, 0, sizeof o);
+  o.c.specs = specs;
+  o.c.n = n;
+  o.c.starts = starts;
+  o.c.outs = outs;
+  o.c.models = models;
+  rvs_stream_callbacks cb = {one_next, one_done, NULL, &o};
+  int rc = rvs_fit_stream(ctx, &cb);
+  if (rc) return rc;
+  return o.status;
 }
 
 int rvs_fit_one(rvs_context *ctx, const rvs_spectrum *spec, const rvs_start *start,

@@ -16,7 +16,7 @@ static double now(void) {
 
 typedef struct active {
   rvs_fit fit;
-  size_t job;
+  rvs_fit_job *job;
   int slot;
   int nreq;       /* requests of this fit in the current batch */
   size_t offset;  /* their position in the batch */
@@ -27,33 +27,32 @@ static void job_fail(rvs_fit_job *j, int rc) {
   snprintf(j->errmsg, sizeof j->errmsg, "%s", rvs_last_error());
 }
 
-/* Start job `ji` in pool entry `a`; returns 1 if it is running. */
-static int start_job(rvs_backend *be, const rvs_fit_config *cfg, rvs_fit_job *jobs, size_t ji,
-                     active *a) {
-  rvs_fit_job *j = &jobs[ji];
+/* Start job `j` in pool entry `a`; returns 1 if it is running. */
+static int start_job(rvs_backend *be, const rvs_fit_config *cfg, rvs_fit_job *j, active *a) {
   int rc = be->add_slot(be, j->spec, &a->slot);
   if (rc) {
     job_fail(j, rc);
     return 0;
   }
-  rc = rvs_fit_init(&a->fit, cfg, a->slot, j->params0, j->vsini0);
+  rc = rvs_fit_init(&a->fit, j->cfg ? j->cfg : cfg, a->slot, j->params0, j->vsini0);
   if (rc) {
     job_fail(j, rc);
     be->remove_slot(be, a->slot);
     return 0;
   }
-  a->job = ji;
+  a->job = j;
   return 1;
 }
 
-int rvs_fit_jobs(rvs_backend *be, const rvs_fit_config *cfg, rvs_fit_job *jobs, size_t njobs,
-                 int pool, rvs_progress_fn progress, void *user, rvs_scheduler_stats *stats) {
+int rvs_fit_jobs_stream(rvs_backend *be, const rvs_fit_config *cfg, const rvs_job_source *src, int pool,
+                   rvs_scheduler_stats *stats) {
   double t0 = now();
   if (pool <= 0) pool = 256;
-  if ((size_t)pool > njobs) pool = (int)(njobs ? njobs : 1);
   active *act = calloc((size_t)pool, sizeof *act);
   int nact = 0;
-  size_t next = 0, done = 0;
+  rvs_fit_job *chunk = NULL; /* the source's current chunk */
+  size_t chunk_n = 0, chunk_next = 0;
+  int source_done = 0;
   size_t cap = 4096;
   rvs_eval_request *batch = malloc(sizeof *batch * cap);
   rvs_eval_result *res = malloc(sizeof *res * cap);
@@ -63,13 +62,25 @@ int rvs_fit_jobs(rvs_backend *be, const rvs_fit_config *cfg, rvs_fit_job *jobs, 
     rc = rvs_error(RVS_ERR_NOMEM, "scheduler: no memory");
     goto out;
   }
-  for (size_t i = 0; i < njobs; i++) jobs[i].status = RVS_OK;
   for (;;) {
-    /* fill the pool */
-    while (nact < pool && next < njobs) {
-      if (start_job(be, cfg, jobs, next, &act[nact])) nact++;
-      else done++;
-      next++;
+    if (src->abort && src->abort(src->user)) {
+      rc = rvs_error(RVS_ERR_INTERRUPTED, "fits stopped on request");
+      goto out;
+    }
+    /* fill the pool, asking the source for more when its chunk is used up */
+    while (nact < pool) {
+      if (chunk_next == chunk_n) {
+        if (source_done) break;
+        int g = src->next(src->user, &chunk, &chunk_n);
+        chunk_next = 0;
+        if (g < 0) { rc = g; goto out; }
+        if (g == 0) { source_done = 1; chunk_n = 0; break; }
+        continue;
+      }
+      rvs_fit_job *j = &chunk[chunk_next++];
+      j->status = RVS_OK;
+      if (start_job(be, cfg, j, &act[nact])) nact++;
+      else if (src->done) src->done(src->user, j);
     }
     if (nact == 0) break;
     /* gather */
@@ -107,12 +118,12 @@ int rvs_fit_jobs(rvs_backend *be, const rvs_fit_config *cfg, rvs_fit_job *jobs, 
       int fin = a->nreq == 0;
       if (!fin) {
         int trc = rvs_fit_tell(&a->fit, res + a->offset);
-        if (trc) job_fail(&jobs[a->job], trc);
+        if (trc) job_fail(a->job, trc);
         const rvs_eval_request *r;
         fin = trc != RVS_OK || rvs_fit_ask(&a->fit, &r) == 0;
       }
       if (fin) {
-        rvs_fit_job *j = &jobs[a->job];
+        rvs_fit_job *j = a->job;
         j->result = *rvs_fit_get_result(&a->fit);
         if (j->status == RVS_OK && j->result.status != RVS_OK) j->status = j->result.status;
         for (int arm = 0; arm < j->spec->narms && j->status == RVS_OK; arm++)
@@ -120,8 +131,7 @@ int rvs_fit_jobs(rvs_backend *be, const rvs_fit_config *cfg, rvs_fit_job *jobs, 
             job_fail(j, RVS_ERR_ARG);
         rvs_fit_free(&a->fit);
         be->remove_slot(be, a->slot);
-        done++;
-        if (progress) progress(done, njobs, user);
+        if (src->done) src->done(src->user, j);
         act[k] = act[--nact];
         continue;
       }
@@ -139,4 +149,38 @@ out:
   st.total_seconds = now() - t0;
   if (stats) *stats = st;
   return rc;
+}
+
+/* rvs_fit_jobs: one chunk holding every job */
+typedef struct array_source {
+  rvs_fit_job *jobs;
+  size_t njobs, ndone;
+  int given;
+  rvs_progress_fn progress;
+  void *user;
+} array_source;
+
+static int array_next(void *user, rvs_fit_job **jobs, size_t *n) {
+  array_source *s = user;
+  if (s->given) return 0;
+  s->given = 1;
+  *jobs = s->jobs;
+  *n = s->njobs;
+  return 1;
+}
+
+static void array_done(void *user, rvs_fit_job *job) {
+  (void)job;
+  array_source *s = user;
+  s->ndone++;
+  if (s->progress) s->progress(s->ndone, s->njobs, s->user);
+}
+
+int rvs_fit_jobs(rvs_backend *be, const rvs_fit_config *cfg, rvs_fit_job *jobs, size_t njobs,
+                 int pool, rvs_progress_fn progress, void *user, rvs_scheduler_stats *stats) {
+  array_source s = {jobs, njobs, 0, 0, progress, user};
+  rvs_job_source src = {array_next, array_done, NULL, &s};
+  if (pool <= 0) pool = 256;
+  if ((size_t)pool > njobs) pool = (int)(njobs ? njobs : 1);
+  return rvs_fit_jobs_stream(be, cfg, &src, pool, stats);
 }

@@ -16,6 +16,8 @@ typedef struct rvs_fit_job {
   rvs_fit_result result;      /* filled when done */
   int status;                 /* RVS_OK or the error that stopped this job */
   char errmsg[256];
+  void *owner;                /* free for the job's source (rvs_fit_stream) */
+  const rvs_fit_config *cfg;  /* NULL: the run's configuration */
 } rvs_fit_job;
 
 typedef void (*rvs_progress_fn)(size_t done, size_t total, void *user);
@@ -26,6 +28,25 @@ typedef struct rvs_scheduler_stats {
   double eval_seconds;   /* time inside backend->evaluate */
   double total_seconds;
 } rvs_scheduler_stats;
+
+/* A source of jobs for rvs_fit_stream, so that new spectra (the next file)
+ * join the pool while the last fits of earlier ones finish. */
+typedef struct rvs_job_source {
+  /* The next chunk of jobs: *jobs (owned by the source, valid until each job
+   * is reported done) and *n.  Returns 1 (chunk; n may be 0), 0 (no more) or
+   * an error (< 0), which stops the run.  The scheduler reads cfg only after
+   * the first call, so the source may fill it then. */
+  int (*next)(void *user, rvs_fit_job **jobs, size_t *n);
+  /* Called once per job when it finished (result or status filled). */
+  void (*done)(void *user, rvs_fit_job *job);
+  /* Polled once per round: nonzero stops the run (RVS_ERR_INTERRUPTED). */
+  int (*abort)(void *user);
+  void *user;
+} rvs_job_source;
+
+/* Fit every job of the source; at most `pool` fits in flight (<= 0: 256). */
+int rvs_fit_jobs_stream(rvs_backend *be, const rvs_fit_config *cfg, const rvs_job_source *src, int pool,
+                   rvs_scheduler_stats *stats);
 
 /* Fit every job.  pool: fits in flight at once (<= 0: 256).  Per-job failures
  * are recorded in the job; the return value is an error only when the run

@@ -28,6 +28,7 @@ const char *rvs_status_name(int code) {
   case RVS_ERR_NUMERIC: return "RVS_ERR_NUMERIC";
   case RVS_ERR_RANGE: return "RVS_ERR_RANGE";
   case RVS_ERR_DEVICE: return "RVS_ERR_DEVICE";
+  case RVS_ERR_INTERRUPTED: return "RVS_ERR_INTERRUPTED";
   default: return "RVS_ERR_UNKNOWN";
   }
 }
