@@ -1,6 +1,7 @@
 /* rvs_desi_fit: radial velocities and stellar parameters for DESI coadd files,
  * with upstream rvspecfit's options, outputs and config.yaml. */
 #include "driver/desi_fit.h"
+#include "driver/desi_targetbits.h"
 #include "driver/file_queue.h"
 #include "driver/mpi_queue.h"
 #include "driver/signals.h"
@@ -41,6 +42,15 @@ static void usage(FILE *f) {
 "  --targetid_file_from FILE   ... read from FILE (one per line)\n"
 "  --minsn X                   fit fibers whose best arm has median S/N > X (default -1e9)\n"
 "  --minexpid N / --maxexpid N EXPID > minexpid and EXPID <= maxexpid\n"
+"  --objtypes LIST             fit only these DESI target classes: comma-separated regular\n"
+"                              expressions matched at the start of the bit names of the\n"
+"                              file's DESI_TARGET mask (main, SVn or CMX), e.g.\n"
+"                              MWS_ANY,SCND_ANY,STD_*\n"
+"  --zbest_select              fit only what Redrock calls a star or finds at |v| < 1500 km/s\n"
+"                              (redrock-* next to a coadd-*/spectra-* file, else zbest-*);\n"
+"                              with --objtypes, fibers passing either are fitted\n"
+"  --zbest_include             copy Redrock's Z, SPECTYPE, SUBTYPE into RR_Z, RR_SPECTYPE,\n"
+"                              RR_SUBTYPE (no selection); a missing Redrock file fails the input\n"
 "outputs:\n"
 "  --output_dir DIR            (default ./); files go to DIR/<tile>/<night>/ unless\n"
 "  --no_subdirs                ... this is given\n"
@@ -112,6 +122,8 @@ static int parse_targetids(const char *s, int64_t **ids, size_t *n) {
   return RVS_OK;
 }
 
+enum { O_ZBEST_SELECT = 1100, O_ZBEST_INCLUDE, O_OBJTYPES }; /* target/Redrock selection */
+
 enum {
   O_INPUT_FROM = 1000, O_CONFIG, O_NPOLY, O_FITARM, O_PARAM_INIT, O_RESMAT, O_NORESMAT,
   O_NOCCFCONT, O_TARGETID, O_TARGETID_FROM, O_MINSN, O_MINEXPID, O_MAXEXPID, O_OUTDIR,
@@ -163,6 +175,9 @@ int main(int argc, char **argv) {
       {"minsn", required_argument, 0, O_MINSN},
       {"minexpid", required_argument, 0, O_MINEXPID},
       {"maxexpid", required_argument, 0, O_MAXEXPID},
+      {"zbest_select", no_argument, 0, O_ZBEST_SELECT},
+      {"zbest_include", no_argument, 0, O_ZBEST_INCLUDE},
+      {"objtypes", required_argument, 0, O_OBJTYPES},
       {"output_dir", required_argument, 0, O_OUTDIR},
       {"no_subdirs", no_argument, 0, O_NOSUBDIRS},
       {"output_tab_prefix", required_argument, 0, O_TABPREFIX},
@@ -193,6 +208,8 @@ int main(int argc, char **argv) {
   int nthreads = 0, throw_exc = 0, no_ccf_cont = 0, have_targetid = 0;
   int64_t *tids = NULL;
   size_t ntids = 0;
+  char **objtypes = NULL;
+  size_t nobjtypes = 0;
   int c;
   while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
     int rc = RVS_OK;
@@ -245,6 +262,15 @@ int main(int argc, char **argv) {
     case O_MINSN: o.select.minsn = atof(optarg); break;
     case O_MINEXPID: o.select.have_minexpid = 1; o.select.minexpid = atoll(optarg); break;
     case O_MAXEXPID: o.select.have_maxexpid = 1; o.select.maxexpid = atoll(optarg); break;
+    case O_ZBEST_SELECT: o.select.zbest_select = 1; break;
+    case O_ZBEST_INCLUDE: o.select.zbest_include = 1; break;
+    case O_OBJTYPES: /* the last one given wins, as argparse */
+      rvs_objtypes_free(objtypes, nobjtypes);
+      rc = rvs_objtypes_parse(optarg, &objtypes, &nobjtypes);
+      if (!rc) rc = rvs_objtypes_check((const char *const *)objtypes, nobjtypes);
+      o.select.objtypes = (const char *const *)objtypes;
+      o.select.nobjtypes = nobjtypes;
+      break;
     case O_OUTDIR: o.output_dir = optarg; break;
     case O_NOSUBDIRS: o.no_subdirs = 1; break;
     case O_TABPREFIX: o.tab_prefix = optarg; break;
@@ -525,6 +551,7 @@ finish:
   for (size_t i = 0; i < nfiles; i++) free(files[i]);
   free(files);
   free(tids);
+  rvs_objtypes_free(objtypes, nobjtypes);
   free(cmdline);
   if (logfile) {
     rvs_set_log_callback(NULL, NULL);
@@ -541,5 +568,6 @@ early_exit: /* bad options, before MPI starts */
   for (size_t i = 0; i < nfiles; i++) free(files[i]);
   free(files);
   free(tids);
+  rvs_objtypes_free(objtypes, nobjtypes);
   return 2;
 }
