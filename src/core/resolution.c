@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "core/linalg.h"
+#include "core/simd.h"
 #include "rvs/status.h"
 
 int rvs_banded_alloc(rvs_banded *b, size_t n, int nd) {
@@ -55,6 +56,58 @@ void rvs_banded_apply(const rvs_banded *R, const double *in, double *out) {
         long c = (long)i + m - half;
         if (c >= 0 && (size_t)c < n) s += w[m] * in[c];
       }
+    }
+    out[i] = s;
+  }
+}
+
+double *rvs_banded_diag_alloc(const rvs_banded *R) {
+  const size_t n = R->n, nd = (size_t)R->nd;
+  size_t cnt = n * nd > 0 ? n * nd : 1;
+  double *wt = malloc(sizeof(double) * cnt);
+  if (!wt) return NULL;
+  for (size_t i = 0; i < n; i++)
+    for (size_t m = 0; m < nd; m++) wt[m * n + i] = R->w[i * nd + m];
+  return wt;
+}
+
+/* Rows [lo, hi) whose band lies inside 0..n-1, four at a time: lane q of
+ * s is row i + q, summed over m = 0..nd-1 from 0.0 as rvs_banded_apply. */
+RVS_CLONES static void apply_diag_interior(const double *wt, size_t n, int nd, int half,
+                                           const double *in, double *out, size_t lo,
+                                           size_t hi) {
+  size_t i = lo;
+  for (; i + 4 <= hi; i += 4) {
+    v4d s = {0.0, 0.0, 0.0, 0.0};
+    const double *x = in + (i - (size_t)half);
+    for (int m = 0; m < nd; m++) s += ld4(wt + (size_t)m * n + i) * ld4(x + m);
+    st4(out + i, s);
+  }
+  for (; i < hi; i++) {
+    double s = 0.0;
+    const double *x = in + (i - (size_t)half);
+    for (int m = 0; m < nd; m++) s += wt[(size_t)m * n + i] * x[m];
+    out[i] = s;
+  }
+}
+
+void rvs_banded_apply_diag(const rvs_banded *R, const double *wt, const double *in,
+                           double *out) {
+  const size_t n = R->n;
+  const int nd = R->nd, half = R->half;
+  size_t lo = (size_t)half < n ? (size_t)half : n;
+  size_t hi = n >= (size_t)half ? n - (size_t)half : 0;
+  if (hi < lo) hi = lo;
+  for (size_t i = 0; i < n; i++) {
+    if (i == lo && hi > lo) {
+      apply_diag_interior(wt, n, nd, half, in, out, lo, hi);
+      i = hi - 1;
+      continue;
+    }
+    double s = 0.0;
+    for (int m = 0; m < nd; m++) {
+      long c = (long)i + m - half;
+      if (c >= 0 && (size_t)c < n) s += wt[(size_t)m * n + i] * in[c];
     }
     out[i] = s;
   }

@@ -30,6 +30,14 @@ void rvs_banded_free(rvs_banded *b);
 /* out = R @ in (out must not alias in). */
 void rvs_banded_apply(const rvs_banded *R, const double *in, double *out);
 
+/* The same product from a diagonal-major copy of the taps (the hot path of a
+ * backend: four rows per vector instruction).  rvs_banded_diag_alloc returns
+ * wt[m*n + i] = w[i*nd + m] (malloc'd, NULL when out of memory);
+ * rvs_banded_apply_diag gives bit-for-bit the result of rvs_banded_apply
+ * (same products, summed per row in the same order). */
+double *rvs_banded_diag_alloc(const rvs_banded *R);
+void rvs_banded_apply_diag(const rvs_banded *R, const double *wt, const double *in, double *out);
+
 /* Row-normalised Gaussian resolution matrix (upstream construct_resol_mat)
  * with per-pixel width sigma_angstrom[i] (the width of row i).  The band
  * half-width is upstream's: the largest, over rows, number of pixels within

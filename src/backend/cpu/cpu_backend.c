@@ -31,6 +31,7 @@ typedef struct cpu_arm {
   double lsig;       /* sum ln sigma */
   unsigned char *badmask;
   rvs_banded resol;
+  double *resol_diag; /* diagonal-major taps (rvs_banded_apply_diag) */
   int has_resol;
   double *model; /* last FULL model */
 } cpu_arm;
@@ -118,6 +119,7 @@ static void free_slot(cpu_slot *s) {
     cpu_arm *A = &s->arms[a];
     free(A->lam); free(A->lnlam); free(A->D); free(A->isig); free(A->flux); free(A->sigma); free(A->B); free(A->badmask); free(A->model);
     if (A->has_resol) rvs_banded_free(&A->resol);
+    free(A->resol_diag);
   }
   memset(s, 0, sizeof *s);
 }
@@ -201,6 +203,11 @@ static int cpu_add_slot(rvs_backend *b, const rvs_spectrum *spec, int *slot) {
       if ((rc = rvs_banded_alloc(&A->resol, in->n, in->resol_ndiag))) goto fail;
       A->has_resol = 1;
       memcpy(A->resol.w, in->resol, sizeof(double) * in->n * (size_t)in->resol_ndiag);
+      A->resol_diag = rvs_banded_diag_alloc(&A->resol);
+      if (!A->resol_diag) {
+        rc = rvs_error(RVS_ERR_NOMEM, "CPU backend: no memory for a resolution matrix");
+        goto fail;
+      }
     }
     s->ntot += (long)in->n;
     continue;
@@ -305,7 +312,7 @@ static void eval_one(cpu_backend *cb, const cpu_slot *s, arm_tpl *T, const rvs_e
     int rc = rvs_spline_eval_doppler(T[a].spl, A->lam, A->lnlam, A->n, r->vel, t1);
     const double *t = t1;
     if (rc == RVS_OK && A->has_resol) {
-      rvs_banded_apply(&A->resol, t1, t2);
+      rvs_banded_apply_diag(&A->resol, A->resol_diag, t1, t2);
       t = t2;
     }
     double m2 = NAN;
