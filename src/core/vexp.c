@@ -40,24 +40,42 @@ double rvs_exp1(double x) {
   return p * scale;
 }
 
+/* One vector: the scalar formula lane by lane. */
+#define EXP_V4(v, out)                                      \
+  do {                                                      \
+    v4d kd_ = (v) * INV_LN2 + shift;                        \
+    v4d kf_ = kd_ - shift;                                  \
+    v4d r_ = (v) - kf_ * LN2_HI;                            \
+    r_ = r_ - kf_ * LN2_LO;                                 \
+    v4d p_ = EXP_POLY(r_);                                  \
+    v4i bits_ = ((v4i)kd_ - shift_bits + 1023) << 52;       \
+    (out) = p_ * (v4d)bits_;                                \
+  } while (0)
+
+/* Four vectors per step: four independent Horner chains hide the latency. */
 RVS_CLONES static void exp_vec(double *x, size_t n4) {
   const v4d shift = {SHIFT, SHIFT, SHIFT, SHIFT};
   const v4i shift_bits = (v4i)shift;
-  for (size_t i = 0; i < n4; i += 4) {
-    v4d v = ld4(x + i);
-    v4i bad = (v < EXP_LO) | (v > EXP_HI) | (v != v);
+  size_t i = 0;
+  for (; i + 16 <= n4; i += 16) {
+    v4d a = ld4(x + i), b = ld4(x + i + 4), c = ld4(x + i + 8), d = ld4(x + i + 12);
+    v4i bad = (a < EXP_LO) | (a > EXP_HI) | (a != a) | (b < EXP_LO) | (b > EXP_HI) | (b != b) |
+              (c < EXP_LO) | (c > EXP_HI) | (c != c) | (d < EXP_LO) | (d > EXP_HI) | (d != d);
     if (bad[0] | bad[1] | bad[2] | bad[3]) {
-      for (int q = 0; q < 4; q++) x[i + q] = rvs_exp1(x[i + q]);
+      for (int q = 0; q < 16; q++) x[i + q] = rvs_exp1(x[i + q]);
       continue;
     }
-    v4d kd = v * INV_LN2 + shift;
-    v4d kf = kd - shift;
-    v4d r = v - kf * LN2_HI;
-    r = r - kf * LN2_LO;
-    v4d p = EXP_POLY(r);
-    v4i bits = ((v4i)kd - shift_bits + 1023) << 52;
-    st4(x + i, p * (v4d)bits);
+    v4d ea, eb, ec, ed;
+    EXP_V4(a, ea);
+    EXP_V4(b, eb);
+    EXP_V4(c, ec);
+    EXP_V4(d, ed);
+    st4(x + i, ea);
+    st4(x + i + 4, eb);
+    st4(x + i + 8, ec);
+    st4(x + i + 12, ed);
   }
+  for (; i < n4; i++) x[i] = rvs_exp1(x[i]);
 }
 
 void rvs_exp_inplace(double *x, size_t n) {
