@@ -9,16 +9,16 @@
 #include "core/simd.h"
 #include "rvs/status.h"
 
-/* Pixels per block of the normal-equation kernel: the block's rows of B
- * (P * 256 doubles, 20 KB for P = 10) stay in L1 while every pair tile
- * passes over them. */
-#define NE_CHUNK 256
+/* Pixels per block of the normal-equation kernel: the block's rows of B and
+ * of B w (2 P * 128 doubles, 20 KB for P = 10) stay in L1 while every pair
+ * tile passes over them. */
+#define NE_CHUNK 128
 
 size_t rvs_marg_chisq_work_size(size_t n, int P) {
   size_t p = P > 0 ? (size_t)P : 0;
   /* ws, D, c [n]; M, v, a, solver scratch (4P^2 + 4P); lane accumulators
-   * 4(P^2 + P); block buffers 2 NE_CHUNK; tail block 4P + 16 */
-  return 3 * n + 8 * p * p + 12 * p + 2 * NE_CHUNK + 16;
+   * 4(P^2 + P); block buffers (P + 2) NE_CHUNK; tail block 4P + 16 */
+  return 3 * n + 8 * p * p + 12 * p + (p + 2) * NE_CHUNK + 16;
 }
 
 /* Solve M a = v with ln det M, using the Cholesky-then-eigen solve of
@@ -107,11 +107,12 @@ static void combine_basis(const double *B, size_t n, int P, const double *a,
 /* Lane sums over pixels [0, len), len a multiple of 4, rows B_j = B + j ldb:
  * accM[j P + k] += B_j w B_k (k >= j) and accV[j] += B_j dw, where
  * ws = t isig (isig NULL: ws = t), w = ws^2, dw = D ws.  Per block of
- * NE_CHUNK pixels: w and dw once, then 2x4 tiles of (j, k) pairs with eight
+ * NE_CHUNK pixels: w, dw and B_j w once, then 2x4 tiles of (j, k) pairs with eight
  * accumulators in registers. */
 RVS_CLONES static void ne_accumulate(const double *B, size_t ldb, int P, const double *t,
                                      const double *isig, const double *D, size_t len,
-                                     v4d *accM, v4d *accV, double *wb, double *dwb) {
+                                     v4d *accM, v4d *accV, double *wb, double *dwb,
+                                     double *bw) {
   for (size_t c0 = 0; c0 < len; c0 += NE_CHUNK) {
     size_t cl = len - c0 < NE_CHUNK ? len - c0 : NE_CHUNK;
     if (isig) {
@@ -127,9 +128,15 @@ RVS_CLONES static void ne_accumulate(const double *B, size_t ldb, int P, const d
         st4(dwb + i, ld4(D + c0 + i) * ws);
       }
     }
+    /* bw_j = B_j w, once per block */
+    for (int j = 0; j < P; j++) {
+      const double *bj = B + (size_t)j * ldb + c0;
+      double *o = bw + (size_t)j * NE_CHUNK;
+      for (size_t i = 0; i < cl; i += 4) st4(o + i, ld4(bj + i) * ld4(wb + i));
+    }
     for (int j = 0; j < P; j += 2) {
       int j1 = j + 1 < P ? j + 1 : j;
-      const double *b0 = B + (size_t)j * ldb + c0, *b1 = B + (size_t)j1 * ldb + c0;
+      const double *b0 = bw + (size_t)j * NE_CHUNK, *b1 = bw + (size_t)j1 * NE_CHUNK;
       for (int k0 = j; k0 < P; k0 += 4) {
         const double *y[4];
         for (int q = 0; q < 4; q++) y[q] = B + (size_t)(k0 + q < P ? k0 + q : P - 1) * ldb + c0;
@@ -137,8 +144,7 @@ RVS_CLONES static void ne_accumulate(const double *B, size_t ldb, int P, const d
         v4d z = {0, 0, 0, 0};
         v4d a00 = z, a01 = z, a02 = z, a03 = z, a10 = z, a11 = z, a12 = z, a13 = z;
         for (size_t i = 0; i < cl; i += 4) {
-          v4d wv = ld4(wb + i);
-          v4d x0 = ld4(b0 + i) * wv, x1 = ld4(b1 + i) * wv;
+          v4d x0 = ld4(b0 + i), x1 = ld4(b1 + i);
           v4d u0 = ld4(y0 + i), u1 = ld4(y1 + i), u2 = ld4(y2 + i), u3 = ld4(y3 + i);
           a00 += x0 * u0;
           a01 += x0 * u1;
@@ -195,7 +201,7 @@ RVS_CLONES static void resid_accumulate(const double *B, size_t ldb, int P, cons
 /* Scratch of the blocked kernels, carved from the caller's work buffer. */
 typedef struct ne_scratch {
   v4d *accM, *accV;
-  double *wb, *dwb, *tail;
+  double *wb, *dwb, *tail, *bw;
 } ne_scratch;
 
 static void ne_scratch_init(ne_scratch *sc, double *mem, int P) {
@@ -204,6 +210,7 @@ static void ne_scratch_init(ne_scratch *sc, double *mem, int P) {
   sc->wb = mem + 4 * (size_t)P * P + 4 * (size_t)P;
   sc->dwb = sc->wb + NE_CHUNK;
   sc->tail = sc->dwb + NE_CHUNK; /* 4P + 12 */
+  sc->bw = sc->tail + 4 * (size_t)P + 12; /* P NE_CHUNK */
 }
 
 /* The last n % 4 pixels, zero-padded to one vector (t = 0: no weight). */
@@ -229,11 +236,12 @@ static void normal_equations_blocked(const double *B, size_t n, int P, const dou
   for (size_t q = 0; q < (size_t)P * P; q++) sc->accM[q] = z;
   for (int q = 0; q < P; q++) sc->accV[q] = z;
   size_t n4 = n & ~(size_t)3;
-  if (n4) ne_accumulate(B, n, P, t, isig, D, n4, sc->accM, sc->accV, sc->wb, sc->dwb);
+  if (n4)
+    ne_accumulate(B, n, P, t, isig, D, n4, sc->accM, sc->accV, sc->wb, sc->dwb, sc->bw);
   if (ne_tail(B, n, P, t, isig, D, sc->tail)) {
     double *tt = sc->tail + 4 * (size_t)P;
     ne_accumulate(sc->tail, 4, P, tt, isig ? tt + 4 : NULL, tt + 8, 4, sc->accM, sc->accV,
-                  sc->wb, sc->dwb);
+                  sc->wb, sc->dwb, sc->bw);
   }
   for (int j = 0; j < P; j++) {
     for (int k = j; k < P; k++) {
