@@ -13,7 +13,12 @@
  * solve as the fast call (upstream always uses SVD there), so the -2 ln L of
  * a full-output call equals that of a fast call at the same point.
  *
- * Hot path: with a caller work buffer no function here allocates. */
+ * Hot path: with a caller work buffer no function here allocates.  M, v and
+ * the residual are accumulated by blocked kernels (chisq.c): pixels in
+ * blocks of 128 that stay in L1, four pixels per vector, 2x4 tiles of
+ * (j, k) pairs in registers; sums per lane in pixel order, lanes joined in a
+ * fixed order, so reruns (and the SSE2/AVX2 clones, core/simd.h) give
+ * identical bits. */
 #ifndef RVS_CORE_CHISQ_H
 #define RVS_CORE_CHISQ_H
 
