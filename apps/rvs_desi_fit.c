@@ -1,6 +1,7 @@
 /* rvs_desi_fit: radial velocities and stellar parameters for DESI coadd files,
  * with upstream rvspecfit's options, outputs and config.yaml. */
 #include "driver/desi_fit.h"
+#include "driver/desi_run.h"
 #include "driver/desi_targetbits.h"
 #include "driver/file_queue.h"
 #include "driver/mpi_queue.h"
@@ -64,8 +65,15 @@ static void usage(FILE *f) {
 "                              (itself included); --log and --process_status_file must\n"
 "                              contain %%d (replaced by the rank)\n"
 "  --mpi_timeout S             a rank silent for S seconds is taken as dead (default 300)\n"
-"  --use_gpu                   one GPU per rank: device = GPU list[node-local rank %% n]\n"
-"  --gpu_devices LIST          the GPU list, e.g. 0,1,2,3 (default: all visible GPUs)\n"
+"  --use_gpu                   fit on GPUs: one worker thread per GPU of the list, files\n"
+"                              shared out dynamically; with --mpi one GPU per rank:\n"
+"                              device = list[node-local rank %% n].  No usable GPU: one\n"
+"                              message, then the CPU\n"
+"  --gpu_devices LIST          the GPU list, e.g. 0,1,2,3 (default: all visible GPUs; a\n"
+"                              device may be listed twice: two workers share it)\n"
+"  --gpu_batch_size N          spectra in flight per GPU (default: the backend's, 8192\n"
+"                              or what device memory allows); several files are fitted\n"
+"                              together to fill it\n"
 "  --nthreads N                CPU threads (default: all cores)\n"
 "  --log FILE                  log to FILE instead of stderr\n"
 "  --log_level LEVEL           DEBUG, INFO, WARNING (default), ERROR\n"
@@ -129,7 +137,7 @@ enum {
   O_NOCCFCONT, O_TARGETID, O_TARGETID_FROM, O_MINSN, O_MINEXPID, O_MAXEXPID, O_OUTDIR,
   O_NOSUBDIRS, O_TABPREFIX, O_MODPREFIX, O_SKIPEXISTING, O_OVERWRITE, O_STATUSFILE,
   O_NTHREADS, O_LOG, O_LOGLEVEL, O_THROW, O_VERSION, O_QUEUE, O_MPI, O_MPI_TIMEOUT, O_USE_GPU,
-  O_GPU_DEVICES
+  O_GPU_DEVICES, O_GPU_BATCH
 };
 
 /* File sources: a list, or the shared queue file. */
@@ -149,6 +157,14 @@ static int queue_next(void *user, char *path, size_t cap, int *got) {
   queue_source *q = user;
   return rvs_queue_pop(q->path, &q->opt, path, cap, got);
 }
+
+#ifdef RVS_HAVE_MPI
+/* Files handed out by rank 0's MPI queue */
+typedef struct mpi_source { rvs_mpi_queue *mq; } mpi_source;
+static int mpi_next(void *user, char *path, size_t cap, int *got) {
+  return rvs_mpi_queue_next(((mpi_source *)user)->mq, path, cap, got);
+}
+#endif
 
 /* `pattern` with its "%d" replaced by the rank; NULL if there is no "%d". */
 static char *with_rank(const char *pattern, int rank) {
@@ -195,13 +211,14 @@ int main(int argc, char **argv) {
       {"mpi_timeout", required_argument, 0, O_MPI_TIMEOUT},
       {"use_gpu", no_argument, 0, O_USE_GPU},
       {"gpu_devices", required_argument, 0, O_GPU_DEVICES},
+      {"gpu_batch_size", required_argument, 0, O_GPU_BATCH},
       {"help", no_argument, 0, 'h'},
       {0, 0, 0, 0}};
   rvs_desi_options o;
   rvs_desi_options_default(&o);
   const char *config_path = NULL, *status_path = NULL, *log_path = NULL;
   const char *input_from = NULL, *queue_path = NULL, *gpu_devices = NULL;
-  int use_queue = 0, use_mpi = 0, use_gpu = 0;
+  int use_queue = 0, use_mpi = 0, use_gpu = 0, gpu_batch_size = 0;
   double mpi_timeout = 300;
   char **files = NULL;
   size_t nfiles = 0;
@@ -228,6 +245,16 @@ int main(int argc, char **argv) {
     }
     case O_USE_GPU: use_gpu = 1; break;
     case O_GPU_DEVICES: gpu_devices = optarg; break;
+    case O_GPU_BATCH: {
+      char *end;
+      long v = strtol(optarg, &end, 10);
+      if (*end || v < 1 || v > 1000000) {
+        fprintf(stderr, "rvs_desi_fit: --gpu_batch_size needs a number of spectra (1..1000000)\n");
+        goto early_exit;
+      }
+      gpu_batch_size = (int)v;
+      break;
+    }
     case O_CONFIG: config_path = optarg; break;
     case O_NPOLY: o.npoly = atoi(optarg); if (o.npoly <= 0) o.npoly = 10; break;
     case O_FITARM: {
@@ -353,6 +380,7 @@ int main(int argc, char **argv) {
   int rank = 0, nranks = 1, local_rank = rvs_local_rank_from_env();
 #ifdef RVS_HAVE_MPI
   rvs_mpi_queue *mq = NULL;
+  mpi_source mpi_src = {NULL};
   if (use_mpi && rvs_mpi_init(&argc, &argv, &rank, &nranks, &local_rank)) {
     fprintf(stderr, "rvs_desi_fit: %s\n", rvs_last_error());
     return 2;
@@ -362,7 +390,8 @@ int main(int argc, char **argv) {
   int exit_code = 0;
   char *log_name = NULL, *status_name = NULL, *cmdline = NULL;
   FILE *status = NULL;
-  rvs_context *ctx = NULL;
+  rvs_context *ctx = NULL, **ctxs = NULL;
+  int nctx = 0, ngpu_workers = 0, gpu_worker_device[64];
   list_source lsrc = {files, nfiles, 0};
   queue_source qsrc;
   qsrc.path = queue_path;
@@ -393,7 +422,21 @@ int main(int argc, char **argv) {
     rvs_log(RVS_LOG_INFO, "MPI rank %d of %d (node-local rank %d, pid %ld)", rank, nranks,
             local_rank, (long)getpid());
   int gpu_device = -1;
-  if (use_gpu) {
+  if (use_gpu && !use_mpi) {
+    /* one worker per listed (or visible) GPU, files shared out dynamically */
+    if (rvs_gpu_list_devices(gpu_devices, gpu_worker_device, 64, &ngpu_workers)) {
+      if (gpu_devices) {
+        fprintf(stderr, "rvs_desi_fit: %s\n", rvs_last_error());
+        exit_code = 2;
+        goto finish;
+      }
+      fprintf(stderr, "rvs_desi_fit: %s: fitting on the CPU\n", rvs_last_error());
+      use_gpu = 0;
+    } else {
+      gpu_device = gpu_worker_device[0];
+      rvs_log(RVS_LOG_INFO, "%d GPU worker(s)", ngpu_workers);
+    }
+  } else if (use_gpu) {
     int device = -1;
     if (rvs_gpu_pick_device(gpu_devices, local_rank, &device)) {
       if (gpu_devices) { /* a bad --gpu_devices list is the user's error */
@@ -407,6 +450,8 @@ int main(int argc, char **argv) {
       device = -1;
     }
     gpu_device = device;
+    gpu_worker_device[0] = device;
+    ngpu_workers = 1;
     rvs_log(RVS_LOG_INFO, "rank %d (node-local %d): GPU device %d", rank, local_rank, device);
   }
   /* the command line, for the RVS_CMD header key */
@@ -432,11 +477,31 @@ int main(int argc, char **argv) {
   ropt.nthreads = nthreads;
   ropt.use_gpu = use_gpu;       /* the CUDA backend, or the CPU with one warning */
   ropt.gpu_device = gpu_device < 0 ? 0 : gpu_device;
-  if (rvs_context_create(&cfg, &ropt, &ctx)) {
-    fprintf(stderr, "rvs_desi_fit: %s\n", rvs_last_error());
-    exit_code = 2;
-    goto finish;
+  if (use_gpu && gpu_batch_size > 0) ropt.pool = gpu_batch_size;
+  nctx = use_gpu ? ngpu_workers : 1;
+  ctxs = calloc((size_t)nctx, sizeof *ctxs);
+  if (!ctxs) { exit_code = 2; goto finish; }
+  for (int k = 0; k < nctx; k++) {
+    if (use_gpu) ropt.gpu_device = gpu_worker_device[k];
+    if (rvs_context_create(&cfg, &ropt, &ctxs[k])) {
+      fprintf(stderr, "rvs_desi_fit: %s\n", rvs_last_error());
+      exit_code = 2;
+      goto finish;
+    }
+    /* load the arms' templates before the workers start; a failure here is
+     * reported again for every file (as a per-file failure) */
+    for (const char *a = o.fitarm; *a && nctx > 1; a++) {
+      char setup[8];
+      snprintf(setup, sizeof setup, "desi_%c", *a);
+      int np;
+      const char *names[RVS_MAX_PARAMS];
+      (void)rvs_context_parnames(ctxs[k], setup, &np, names);
+    }
+    if (use_gpu)
+      rvs_log(RVS_LOG_INFO, "worker %d: %s backend, device %d, %d fits in flight", k,
+              rvs_context_backend_name(ctxs[k]), gpu_worker_device[k], rvs_context_pool(ctxs[k]));
   }
+  ctx = ctxs[0];
   if (status_path) {
     status = fopen(status_path, "w");
     if (!status) {
@@ -454,64 +519,38 @@ int main(int argc, char **argv) {
 #else
   (void)mpi_timeout;
 #endif
-  char path[4096];
-  for (size_t i = 0;; i++) {
-    int got = 0, rc;
-    if (rvs_signals_stop_requested()) break;
+  {
+    rvs_desi_run run;
+    memset(&run, 0, sizeof run);
+    run.ctx = ctxs;
+    run.nworkers = nctx;
+    run.cfg = &cfg;
+    run.o = &o;
 #ifdef RVS_HAVE_MPI
-    if (mq) rc = rvs_mpi_queue_next(mq, path, sizeof path, &got);
-    else
+    mpi_src.mq = mq;
+    run.source = mq ? mpi_next : source;
+    run.source_user = mq ? (void *)&mpi_src : source_user;
+#else
+    run.source = source;
+    run.source_user = source_user;
 #endif
-      rc = source(source_user, path, sizeof path, &got);
-    if (rc) {
-      /* the source itself failed (queue file unreadable, rank 0 gone): stop here */
-      fprintf(stderr, "rvs_desi_fit: %s\n", rvs_last_error());
-      rvs_log(RVS_LOG_ERROR, "%s", rvs_last_error());
-      nfail++;
-      break;
-    }
-    if (!got || rvs_signals_stop_requested()) break;
-    char tab[4096], mod[4096];
-    if (rvs_desi_output_paths(&o, path, tab, mod, sizeof tab) == RVS_OK) {
-      /* a SIGKILLed earlier run may have left temporaries of this file */
-      rvs_remove_stale_temporaries(tab);
-      rvs_remove_stale_temporaries(mod);
-      rvs_signals_begin_file(path, tab, mod);
-    } else {
-      rvs_signals_begin_file(path, NULL, NULL);
-    }
-    rvs_desi_file_stats st;
-    rc = rvs_desi_process_file(ctx, &cfg, &o, path, &st);
-    rvs_signals_end_file();
-    nfiles_done++;
-    const char *what = rc ? "FAILURE" : st.skipped_existing ? "EXISTING" : "SUCCESS";
-    if (rc) {
-      nfail++;
-      if (use_mpi) fprintf(stderr, "rvs_desi_fit: rank %d: %s\n", rank, rvs_last_error());
-      else fprintf(stderr, "rvs_desi_fit: %s\n", rvs_last_error());
-      rvs_log(RVS_LOG_ERROR, "%s", rvs_last_error());
-    } else if (!st.skipped_existing) {
-      rvs_log(RVS_LOG_INFO, "%s: %zu rows, %zu selected, %zu fitted, %zu bad, %.2f s (%.1f fits/s)",
-              path, st.nrows, st.nselected, st.nfitted, st.nbad, st.seconds,
-              st.seconds > 0 ? st.nfitted / st.seconds : 0.0);
-      if (o.progress) {
-        if (use_queue)
-          fprintf(stderr, "\r[%zu files] %s: %zu fitted in %.1f s (%.1f fits/s)   \n", i + 1, path,
-                  st.nfitted, st.seconds, st.seconds > 0 ? st.nfitted / st.seconds : 0.0);
-        else
-          fprintf(stderr, "\r[%zu/%zu files] %s: %zu fitted in %.1f s (%.1f fits/s)   \n", i + 1,
-                  nfiles, path, st.nfitted, st.seconds,
-                  st.seconds > 0 ? st.nfitted / st.seconds : 0.0);
-      }
-    } else {
-      rvs_log(RVS_LOG_INFO, "%s: outputs exist, skipped", path);
-    }
-    if (status) {
-      long nfit = rc ? 0 : st.skipped_existing ? -1 : (long)st.nselected;
-      fprintf(status, "%s %s %ld %.2f\n", path, what, nfit, rc || st.skipped_existing ? 0.0 : st.seconds);
-      fflush(status);
-    }
-    if (rc && throw_exc) break;
+    run.status = status;
+    run.progress = o.progress;
+    run.nfiles_total = use_queue || use_mpi ? 0 : nfiles;
+    run.throw_exc = throw_exc;
+    /* CPU: one file at a time (its fibers fill the threads); GPU: as many as
+     * the pool of fits in flight takes */
+    run.max_files_in_flight = use_gpu ? 0 : 1;
+    char prefix[64] = "";
+    if (use_mpi) snprintf(prefix, sizeof prefix, "rank %d: ", rank);
+    run.rank_prefix = prefix;
+    if (rvs_desi_run_files(&run)) nfail++;
+    nfail += run.nfail;
+    nfiles_done += run.nfiles_done;
+    if (nctx > 1 || use_gpu)
+      rvs_log(RVS_LOG_INFO, "%zu fits in %.1f s (%.1f fits/s) on %d %s worker(s)", run.nfitted,
+              run.seconds, run.seconds > 0 ? run.nfitted / run.seconds : 0.0, nctx,
+              rvs_context_backend_name(ctxs[0]));
   }
   exit_code = nfail ? 1 : 0;
 #ifdef RVS_HAVE_MPI
@@ -547,7 +586,9 @@ int main(int argc, char **argv) {
   }
 finish:
   if (status) fclose(status);
-  rvs_context_free(ctx);
+  for (int k = 0; k < nctx; k++) rvs_context_free(ctxs[k]);
+  free(ctxs);
+  (void)ctx;
   for (size_t i = 0; i < nfiles; i++) free(files[i]);
   free(files);
   free(tids);

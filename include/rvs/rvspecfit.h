@@ -110,8 +110,9 @@ typedef struct rvs_fit_chunk {
 } rvs_fit_chunk;
 
 typedef struct rvs_stream_callbacks {
-  /* Fill *chunk with the next chunk: return 1, or 0 when there are no more,
-   * or an rvs_status < 0 to stop the stream with that error. */
+  /* Fill *chunk with the next chunk: return 1; 2 for "nothing now" (asked
+   * again after the next round; to bound the chunks in flight); 0 when there
+   * are no more; or an rvs_status < 0 to stop the stream with that error. */
   int (*next)(void *user, rvs_fit_chunk *chunk);
   /* Every chunk taken comes back exactly once: status RVS_OK when its
    * outputs are filled (per-spectrum failures are in outs[i].status), else

@@ -84,7 +84,11 @@ void rvs_context_free(rvs_context *ctx) {
 int rvs_context_parnames(rvs_context *ctx, const char *setup, int *nparam,
                          const char *names[RVS_MAX_PARAMS]) {
   rvs_interp *ip;
-  int rc = rvs_template_lib_interp(&ctx->lib, setup, &ip);
+  int rc;
+  /* one loader at a time in the process: several contexts (GPU workers) may
+   * load their libraries at once, and HDF5 is not assumed thread-safe */
+#pragma omp critical(rvs_template_lib)
+  rc = rvs_template_lib_interp(&ctx->lib, setup, &ip);
   if (rc) return rc;
   *nparam = rvs_interp_nparam(ip);
   if (*nparam > RVS_MAX_PARAMS) return rvs_error(RVS_ERR_FORMAT, "setup %s: too many parameters", setup);
@@ -317,7 +321,7 @@ static int stream_next(void *user, rvs_fit_job **jobs, size_t *njobs) {
     rvs_fit_chunk c;
     memset(&c, 0, sizeof c);
     int g = s->cb->next(s->cb->user, &c);
-    if (g <= 0) return g;
+    if (g <= 0 || g == 2) return g;
     chunk_rec *r = calloc(1, sizeof *r);
     size_t n = c.n;
     if (r) {

@@ -103,76 +103,147 @@ static void free_fiber(fiber_data *f) {
   }
 }
 
-int rvs_desi_process_file(rvs_context *ctx, const rvs_config *cfg, const rvs_desi_options *o,
-                          const char *path, rvs_desi_file_stats *st) {
-  double t0 = now();
-  memset(st, 0, sizeof *st);
+/* A file between reading and writing (rvs_desi_prepare_file .. rvs_desi_finish_file). */
+struct rvs_desi_file {
+  rvs_context *ctx;
+  const rvs_config *cfg;
+  const rvs_desi_options *o;
+  char *path;
   char tab[4200], mod[4200];
-  int rc = rvs_desi_output_paths(o, path, tab, mod, sizeof tab);
-  if (rc) return rc;
+  double t0, fit_seconds;
+  int bare;                     /* --targetid matched nothing: bare outputs */
+  rvs_desi_coadd c;
+  size_t nr, ns, ngood;
+  int na;
+  double *sn[3];
+  unsigned char *keep;
+  size_t *rows;
+  fiber_data *fd;
+  rvs_spectrum *specs;
+  rvs_fit_output *outs;
+  rvs_desi_row *out_rows;
+  float *models_f[3];
+  double *models_d;
+  double *(*mptr)[RVS_MAXARMS];
+  size_t *fit_of;
+  rvs_desi_zbest zb;            /* --zbest_* Redrock values per FIBERMAP row */
+  rvs_desi_file_stats st;
+};
+
+void rvs_desi_file_free(rvs_desi_file *f) {
+  if (!f) return;
+  if (f->fd) for (size_t i = 0; i < f->ns; i++) free_fiber(&f->fd[i]);
+  free(f->fd);
+  free(f->specs);
+  free(f->outs);
+  free(f->out_rows);
+  free(f->fit_of);
+  free(f->models_d);
+  free(f->mptr);
+  for (int a = 0; a < 3; a++) { free(f->sn[a]); free(f->models_f[a]); }
+  free(f->keep);
+  free(f->rows);
+  rvs_desi_zbest_free(&f->zb);
+  rvs_desi_coadd_free(&f->c);
+  free(f->path);
+  free(f);
+}
+
+const char *rvs_desi_file_path(const rvs_desi_file *f) { return f->path; }
+
+void rvs_desi_file_outputs(const rvs_desi_file *f, const char **tab, const char **mod) {
+  *tab = f->tab;
+  *mod = f->mod;
+}
+
+size_t rvs_desi_file_nfit(const rvs_desi_file *f) { return f->bare ? 0 : f->ngood; }
+
+void rvs_desi_file_chunk(rvs_desi_file *f, rvs_fit_chunk *chunk) {
+  memset(chunk, 0, sizeof *chunk);
+  chunk->specs = f->specs;
+  chunk->n = rvs_desi_file_nfit(f);
+  chunk->outs = f->outs;
+  chunk->models = (double *const(*)[RVS_MAXARMS])f->mptr;
+}
+
+int rvs_desi_prepare_file(rvs_context *ctx, const rvs_config *cfg, const rvs_desi_options *o,
+                          const char *path, rvs_desi_file **out, rvs_desi_file_stats *stp) {
+  *out = NULL;
+  memset(stp, 0, sizeof *stp);
+  rvs_desi_file *F = calloc(1, sizeof *F);
+  if (!F) return rvs_error(RVS_ERR_NOMEM, "%s: no memory", path);
+  F->t0 = now();
+  F->ctx = ctx;
+  F->cfg = cfg;
+  F->o = o;
+  F->path = strdup(path);
+  rvs_desi_file_stats *st = &F->st;
+  if (!F->path) { free(F); return rvs_error(RVS_ERR_NOMEM, "%s: no memory", path); }
+  char *tab = F->tab, *mod = F->mod;
+  int rc = rvs_desi_output_paths(o, path, tab, mod, sizeof F->tab);
+  if (rc) { rvs_desi_file_free(F); return rc; }
   if (o->skipexisting && file_exists(tab) && file_exists(mod)) {
-    st->skipped_existing = 1;
+    stp->skipped_existing = 1;
+    rvs_desi_file_free(F);
     return RVS_OK;
   }
+  rvs_desi_coadd *cp = &F->c;
+  if ((rc = rvs_desi_coadd_open(path, o->fitarm, cp))) { rvs_desi_file_free(F); return rc; }
+  st->nrows = cp->nrows;
+  size_t nr = F->nr = cp->nrows;
+  int na = F->na = cp->narms;
+  double **sn = F->sn;
   size_t ns = 0; /* selected fibers */
-  rvs_desi_coadd c;
-  memset(&c, 0, sizeof c);
-  if ((rc = rvs_desi_coadd_open(path, o->fitarm, &c))) return rc;
-  st->nrows = c.nrows;
-  size_t nr = c.nrows;
-  int na = c.narms;
-  double *sn[3] = {NULL, NULL, NULL};
-  unsigned char *keep = calloc(nr ? nr : 1, 1);
-  size_t *rows = malloc(sizeof(size_t) * (nr ? nr : 1));
-  fiber_data *fd = NULL;
-  rvs_spectrum *specs = NULL;
-  rvs_fit_output *outs = NULL;
-  rvs_desi_row *out_rows = NULL;
-  float *models_f[3] = {NULL, NULL, NULL};
-  double *models_d = NULL;
-  size_t *fit_of = NULL;
+  F->keep = calloc(nr ? nr : 1, 1);
+  F->rows = malloc(sizeof(size_t) * (nr ? nr : 1));
+  unsigned char *keep = F->keep;
+  size_t *rows = F->rows;
   if (!keep || !rows) { rc = rvs_error(RVS_ERR_NOMEM, "%s: no memory", path); goto done; }
   /* S/N: SCORES when present, else computed from the pixels of every row */
   int need_pixels_for_sn = 0;
   for (int a = 0; a < na; a++) {
     sn[a] = malloc(sizeof(double) * (nr ? nr : 1));
     if (!sn[a]) { rc = rvs_error(RVS_ERR_NOMEM, "%s: no memory", path); goto done; }
-    if (c.sn[a]) for (size_t r = 0; r < nr; r++) sn[a][r] = c.sn[a][r];
+    if (cp->sn[a]) for (size_t r = 0; r < nr; r++) sn[a][r] = cp->sn[a][r];
     else need_pixels_for_sn = 1;
   }
   if (need_pixels_for_sn) {
-    if ((rc = rvs_desi_coadd_load_arms(&c, NULL, nr, 0))) goto done;
+    if ((rc = rvs_desi_coadd_load_arms(cp, NULL, nr, 0))) goto done;
     for (int a = 0; a < na; a++) {
-      if (c.sn[a]) continue;
-      size_t np = c.arms[a].npix;
+      if (cp->sn[a]) continue;
+      size_t np = cp->arms[a].npix;
       double *scratch = malloc(sizeof(double) * np);
       if (!scratch) { rc = rvs_error(RVS_ERR_NOMEM, "%s: no memory", path); goto done; }
       for (size_t r = 0; r < nr; r++)
-        sn[a][r] = rvs_desi_arm_sn(c.arms[a].flux + r * np, c.arms[a].ivar + r * np,
-                                   c.arms[a].mask + r * np, np, scratch);
+        sn[a][r] = rvs_desi_arm_sn(cp->arms[a].flux + r * np, cp->arms[a].ivar + r * np,
+                                   cp->arms[a].mask + r * np, np, scratch);
       free(scratch);
     }
   }
   const double *snp[3] = {sn[0], sn[1], sn[2]};
-  size_t nsel = rvs_desi_select(nr, (const char *const *)c.objtype, c.fiberstatus, c.expid,
-                                c.targetid, snp, na, &o->select, keep);
+  size_t nsel = rvs_desi_select(nr, (const char *const *)cp->objtype, cp->fiberstatus, cp->expid,
+                                cp->targetid, snp, na, &o->select, keep);
   st->nselected = nsel;
   make_dirs_for(tab);
   make_dirs_for(mod);
   if (nsel == 0 && o->select.targetids) {
     /* upstream: --targetid matching nothing gives bare outputs */
-    rc = rvs_desi_write_bare(tab, mod);
+    F->bare = 1;
     goto done;
   }
+  if ((rc = rvs_desi_select_targets(path, nr, cp->targetid, &o->select, keep, &nsel, &F->zb)))
+    goto done;
+  st->nselected = nsel;
   for (size_t r = 0; r < nr; r++)
     if (keep[r]) rows[ns++] = r;
-  if (ns && (rc = rvs_desi_coadd_load_arms(&c, rows, ns, o->resolution_matrix))) goto done;
-  fd = calloc(ns ? ns : 1, sizeof *fd);
-  specs = calloc(ns ? ns : 1, sizeof *specs);
-  outs = calloc(ns ? ns : 1, sizeof *outs);
-  out_rows = calloc(ns ? ns : 1, sizeof *out_rows);
-  fit_of = malloc(sizeof(size_t) * (ns ? ns : 1));
-  if (!fd || !specs || !outs || !out_rows || !fit_of) {
+  F->ns = ns;
+  if (ns && (rc = rvs_desi_coadd_load_arms(cp, rows, ns, o->resolution_matrix))) goto done;
+  fiber_data *fd = F->fd = calloc(ns ? ns : 1, sizeof *fd);
+  rvs_spectrum *specs = F->specs = calloc(ns ? ns : 1, sizeof *specs);
+  F->outs = calloc(ns ? ns : 1, sizeof *F->outs);
+  rvs_desi_row *out_rows = F->out_rows = calloc(ns ? ns : 1, sizeof *out_rows);
+  size_t *fit_of = F->fit_of = malloc(sizeof(size_t) * (ns ? ns : 1));
+  if (!fd || !specs || !F->outs || !out_rows || !fit_of) {
     rc = rvs_error(RVS_ERR_NOMEM, "%s: no memory", path);
     goto done;
   }
@@ -182,7 +253,7 @@ int rvs_desi_process_file(rvs_context *ctx, const rvs_config *cfg, const rvs_des
   for (size_t i = 0; i < ns; i++) {
     fiber_data *f = &fd[i];
     for (int a = 0; a < na; a++) {
-      const rvs_desi_arm *A = &c.arms[a];
+      const rvs_desi_arm *A = &cp->arms[a];
       size_t np = A->npix;
       int k = f->narms;
       f->flux[k] = malloc(sizeof(double) * np);
@@ -217,7 +288,11 @@ int rvs_desi_process_file(rvs_context *ctx, const rvs_config *cfg, const rvs_des
     }
     out_rows[i].fibermap_row = (int64_t)rows[i];
     for (int a = 0; a < na; a++) out_rows[i].sn[a] = sn[a][rows[i]];
-    out_rows[i].rr_z = NAN;
+    out_rows[i].rr_z = F->zb.z ? F->zb.z[rows[i]] : NAN;
+    if (F->zb.z) {
+      memcpy(out_rows[i].rr_spectype, F->zb.spectype[rows[i]], sizeof out_rows[i].rr_spectype);
+      memcpy(out_rows[i].rr_subtype, F->zb.subtype[rows[i]], sizeof out_rows[i].rr_subtype);
+    }
     if (f->narms == 0) {
       out_rows[i].bad = 1;
       out_rows[i].rvs_warn = RVS_WARN_BAD_SPECTRUM;
@@ -227,7 +302,7 @@ int rvs_desi_process_file(rvs_context *ctx, const rvs_config *cfg, const rvs_des
     rvs_spectrum *s = &specs[ngood];
     s->narms = f->narms;
     for (int k = 0; k < f->narms; k++) {
-      const rvs_desi_arm *A = &c.arms[f->arm_index[k]];
+      const rvs_desi_arm *A = &cp->arms[f->arm_index[k]];
       s->arms[k].setup = setup_names[A->name == 'b' ? 0 : A->name == 'r' ? 1 : 2];
       s->arms[k].n = A->npix;
       s->arms[k].lam = A->wave;
@@ -243,15 +318,15 @@ int rvs_desi_process_file(rvs_context *ctx, const rvs_config *cfg, const rvs_des
   }
   /* models: double buffers for the fit, float32 rows for the file */
   size_t totpix = 0;
-  for (int a = 0; a < na; a++) totpix += c.arms[a].npix;
-  models_d = calloc((ngood ? ngood : 1) * totpix, sizeof(double));
+  for (int a = 0; a < na; a++) totpix += cp->arms[a].npix;
+  F->ngood = ngood;
+  double *models_d = F->models_d = calloc((ngood ? ngood : 1) * totpix, sizeof(double));
   for (int a = 0; a < na; a++) {
-    models_f[a] = calloc((ngood ? ngood : 1) * c.arms[a].npix, sizeof(float));
-    if (!models_f[a]) { rc = rvs_error(RVS_ERR_NOMEM, "%s: no memory", path); goto done; }
+    F->models_f[a] = calloc((ngood ? ngood : 1) * cp->arms[a].npix, sizeof(float));
+    if (!F->models_f[a]) { rc = rvs_error(RVS_ERR_NOMEM, "%s: no memory", path); goto done; }
   }
-  double *(*mptr)[RVS_MAXARMS] = calloc(ngood ? ngood : 1, sizeof *mptr);
+  double *(*mptr)[RVS_MAXARMS] = F->mptr = calloc(ngood ? ngood : 1, sizeof *mptr);
   if (!models_d || !mptr) {
-    free(mptr);
     rc = rvs_error(RVS_ERR_NOMEM, "%s: no memory", path);
     goto done;
   }
@@ -261,14 +336,40 @@ int rvs_desi_process_file(rvs_context *ctx, const rvs_config *cfg, const rvs_des
     for (int a = 0; a < na; a++) {
       for (int k = 0; k < f->narms; k++)
         if (f->arm_index[k] == a) mptr[g][k] = models_d + g * totpix + off;
-      off += c.arms[a].npix;
+      off += cp->arms[a].npix;
     }
   }
-  if (ngood) {
-    rc = rvs_fit_batch(ctx, specs, ngood, NULL, outs, (double *const(*)[RVS_MAXARMS])mptr);
+done:
+  st->seconds = now() - F->t0;
+  *stp = *st;
+  if (rc) { rvs_desi_file_free(F); return rc; }
+  *out = F;
+  return RVS_OK;
+}
+
+int rvs_desi_finish_file(rvs_desi_file *F, rvs_desi_file_stats *stp) {
+  double t1 = now();
+  rvs_desi_file_stats *st = &F->st;
+  const rvs_desi_options *o = F->o;
+  const rvs_config *cfg = F->cfg;
+  rvs_context *ctx = F->ctx;
+  const char *path = F->path, *tab = F->tab, *mod = F->mod;
+  rvs_desi_coadd *cp = &F->c;
+  int na = F->na, rc = RVS_OK;
+  size_t ns = F->ns, ngood = F->ngood;
+  const size_t *rows = F->rows, *fit_of = F->fit_of;
+  const fiber_data *fd = F->fd;
+  const rvs_spectrum *specs = F->specs;
+  const rvs_fit_output *outs = F->outs;
+  rvs_desi_row *out_rows = F->out_rows;
+  float **models_f = F->models_f;
+  const double *models_d = F->models_d;
+  size_t totpix = 0;
+  for (int a = 0; a < na; a++) totpix += cp->arms[a].npix;
+  if (F->bare) {
+    rc = rvs_desi_write_bare(tab, mod);
+    goto done;
   }
-  free(mptr);
-  if (rc) goto done;
   /* rows */
   for (size_t g = 0; g < ngood; g++) {
     size_t i = fit_of[g];
@@ -277,13 +378,13 @@ int rvs_desi_process_file(rvs_context *ctx, const rvs_config *cfg, const rvs_des
     rvs_desi_row *r = &out_rows[i];
     size_t off = 0;
     for (int a = 0; a < na; a++) {
-      for (size_t p = 0; p < c.arms[a].npix; p++)
-        models_f[a][g * c.arms[a].npix + p] = (float)models_d[g * totpix + off + p];
-      off += c.arms[a].npix;
+      for (size_t p = 0; p < cp->arms[a].npix; p++)
+        models_f[a][g * cp->arms[a].npix + p] = (float)models_d[g * totpix + off + p];
+      off += cp->arms[a].npix;
     }
     if (fo->status != RVS_OK) {
       rvs_log(RVS_LOG_ERROR, "%s: fiber row %zu (TARGETID %lld): fit failed: %s", path, rows[i],
-              (long long)c.targetid[rows[i]], fo->message);
+              (long long)cp->targetid[rows[i]], fo->message);
       r->bad = 1;
       r->rvs_warn = RVS_WARN_BAD_SPECTRUM;
       st->nbad++;
@@ -333,9 +434,9 @@ int rvs_desi_process_file(rvs_context *ctx, const rvs_config *cfg, const rvs_des
     out.mod_path = mod;
     out.narms = na;
     for (int a = 0; a < na; a++) {
-      out.arms[a] = c.arms[a].name;
-      out.wave[a] = c.arms[a].wave;
-      out.npix[a] = c.arms[a].npix;
+      out.arms[a] = cp->arms[a].name;
+      out.wave[a] = cp->arms[a].wave;
+      out.npix[a] = cp->arms[a].npix;
       out.models[a] = models_f[a];
     }
     out.ngood = ngood;
@@ -343,21 +444,27 @@ int rvs_desi_process_file(rvs_context *ctx, const rvs_config *cfg, const rvs_des
     out.nrows = ns;
     out.config_path = cfg->config_file_path;
     out.cmdline = o->cmdline;
+    out.rr_file = F->zb.have ? F->zb.path : NULL;
     out.version = RVS_VERSION_STRING;
     rc = rvs_desi_write_outputs(&out);
   }
 done:
-  if (fd) for (size_t i = 0; i < ns; i++) free_fiber(&fd[i]);
-  free(fd);
-  free(specs);
-  free(outs);
-  free(out_rows);
-  free(fit_of);
-  free(models_d);
-  for (int a = 0; a < 3; a++) { free(sn[a]); free(models_f[a]); }
-  free(keep);
-  free(rows);
-  rvs_desi_coadd_free(&c);
-  st->seconds = now() - t0;
+  st->seconds += now() - t1;
+  *stp = *st;
+  return rc;
+}
+
+int rvs_desi_process_file(rvs_context *ctx, const rvs_config *cfg, const rvs_desi_options *o,
+                          const char *path, rvs_desi_file_stats *st) {
+  rvs_desi_file *f = NULL;
+  int rc = rvs_desi_prepare_file(ctx, cfg, o, path, &f, st);
+  if (rc || !f) return rc;
+  double t0 = now();
+  size_t n = rvs_desi_file_nfit(f);
+  if (n) rc = rvs_fit_batch(ctx, f->specs, n, NULL, f->outs, (double *const(*)[RVS_MAXARMS])f->mptr);
+  f->st.seconds += now() - t0;
+  if (!rc) rc = rvs_desi_finish_file(f, st);
+  else *st = f->st;
+  rvs_desi_file_free(f);
   return rc;
 }

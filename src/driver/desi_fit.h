@@ -33,6 +33,24 @@ typedef struct rvs_desi_file_stats {
 int rvs_desi_output_paths(const rvs_desi_options *o, const char *input, char *tab, char *mod,
                           size_t cap);
 
+/* The two halves of rvs_desi_process_file, so that the spectra of several
+ * files can be fitted in one stream (rvs_fit_stream):
+ *   prepare: read, select, clean -> the spectra to fit (a chunk);
+ *   finish:  rows from the fit outputs, write rvtab_/rvmod_ atomically.
+ * prepare returns RVS_OK with *out == NULL when the file is skipped
+ * (--skipexisting, st->skipped_existing set). */
+typedef struct rvs_desi_file rvs_desi_file;
+int rvs_desi_prepare_file(rvs_context *ctx, const rvs_config *cfg, const rvs_desi_options *o,
+                          const char *path, rvs_desi_file **out, rvs_desi_file_stats *st);
+/* The spectra to fit and where their outputs go (n may be 0). */
+void rvs_desi_file_chunk(rvs_desi_file *f, rvs_fit_chunk *chunk);
+size_t rvs_desi_file_nfit(const rvs_desi_file *f);
+const char *rvs_desi_file_path(const rvs_desi_file *f);
+void rvs_desi_file_outputs(const rvs_desi_file *f, const char **tab, const char **mod);
+/* After the chunk's fits are done: st gets the file's totals. */
+int rvs_desi_finish_file(rvs_desi_file *f, rvs_desi_file_stats *st);
+void rvs_desi_file_free(rvs_desi_file *f);
+
 /* Process one file.  Returns RVS_OK, or an error (message names the file)
  * when the file could not be processed; then no output is left behind. */
 int rvs_desi_process_file(rvs_context *ctx, const rvs_config *cfg, const rvs_desi_options *o,

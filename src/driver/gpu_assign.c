@@ -36,8 +36,18 @@ static int count_list(const char *s, int *ids, int cap, int *n) {
 int rvs_gpu_pick_device(const char *devices, int local_rank, int *device) {
   int ids[1024], n = 0;
   if (local_rank < 0) return rvs_error(RVS_ERR_ARG, "negative local rank %d", local_rank);
+  int rc = rvs_gpu_list_devices(devices, ids, 1024, &n);
+  if (rc) return rc;
+  *device = ids[local_rank % n];
+  return RVS_OK;
+}
+
+int rvs_gpu_list_devices(const char *devices, int *ids, int cap, int *nout) {
+  int n = 0;
+  *nout = 0;
+  if (cap < 1) return rvs_error(RVS_ERR_ARG, "rvs_gpu_list_devices: no room");
   if (devices && *devices) {
-    if (count_list(devices, ids, 1024, &n))
+    if (count_list(devices, ids, cap, &n))
       return rvs_error(RVS_ERR_ARG, "--gpu_devices '%s': expected device numbers like 0,1,2,3",
                        devices);
   } else {
@@ -58,9 +68,9 @@ int rvs_gpu_pick_device(const char *devices, int local_rank, int *device) {
     if (n <= 0)
       return rvs_error(RVS_ERR_DEVICE, "--use_gpu: no GPU found (CUDA_VISIBLE_DEVICES is unset "
                                        "and /proc/driver/nvidia/gpus lists none); give --gpu_devices");
-    for (int i = 0; i < n && i < 1024; i++) ids[i] = i;
-    if (n > 1024) n = 1024;
+    if (n > cap) n = cap;
+    for (int i = 0; i < n; i++) ids[i] = i;
   }
-  *device = ids[local_rank % n];
+  *nout = n;
   return RVS_OK;
 }

@@ -9,6 +9,9 @@
  * for a malformed list, RVS_ERR_DEVICE when no GPU can be found. */
 int rvs_gpu_pick_device(const char *devices, int local_rank, int *device);
 
+/* Every device of the list (or every visible GPU, as above): ids[0..*n-1]. */
+int rvs_gpu_list_devices(const char *devices, int *ids, int cap, int *n);
+
 /* Node-local rank from the launcher's environment (OMPI_COMM_WORLD_LOCAL_RANK,
  * SLURM_LOCALID, MPI_LOCALRANKID, PMI_LOCAL_RANK), or 0. */
 int rvs_local_rank_from_env(void);

@@ -75,6 +75,7 @@ int rvs_fit_jobs_stream(rvs_backend *be, const rvs_fit_config *cfg, const rvs_jo
         chunk_next = 0;
         if (g < 0) { rc = g; goto out; }
         if (g == 0) { source_done = 1; chunk_n = 0; break; }
+        if (g == 2) { chunk_n = 0; break; } /* nothing now: ask again next round */
         continue;
       }
       rvs_fit_job *j = &chunk[chunk_next++];
@@ -82,7 +83,10 @@ int rvs_fit_jobs_stream(rvs_backend *be, const rvs_fit_config *cfg, const rvs_jo
       if (start_job(be, cfg, j, &act[nact])) nact++;
       else if (src->done) src->done(src->user, j);
     }
-    if (nact == 0) break;
+    if (nact == 0) {
+      if (source_done) break;
+      continue; /* the source said "later" with nothing in flight: ask again */
+    }
     /* gather */
     size_t total = 0;
     for (int k = 0; k < nact; k++) {

@@ -33,8 +33,9 @@ typedef struct rvs_scheduler_stats {
  * join the pool while the last fits of earlier ones finish. */
 typedef struct rvs_job_source {
   /* The next chunk of jobs: *jobs (owned by the source, valid until each job
-   * is reported done) and *n.  Returns 1 (chunk; n may be 0), 0 (no more) or
-   * an error (< 0), which stops the run.  The scheduler reads cfg only after
+   * is reported done) and *n.  Returns 1 (chunk; n may be 0), 2 (nothing
+   * now: asked again after the next round), 0 (no more) or an error (< 0),
+   * which stops the run.  The scheduler reads cfg only after
    * the first call, so the source may fill it then. */
   int (*next)(void *user, rvs_fit_job **jobs, size_t *n);
   /* Called once per job when it finished (result or status filled). */

@@ -1,0 +1,293 @@
+#include "driver/desi_run.h"
+
+#include "driver/file_queue.h"
+#include "driver/signals.h"
+#include "io/atomic.h"
+#include "rvs/log.h"
+
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+static double now(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+/* One file in flight. */
+typedef struct file_rec {
+  rvs_desi_file *f;
+  size_t index;          /* 1-based order in which it was taken */
+  double t_start;
+  struct file_rec *prev, *next;
+} file_rec;
+
+typedef struct shared {
+  rvs_desi_run *run;
+  pthread_mutex_t lock;  /* source, reports, the in-flight list, signal state */
+  pthread_mutex_t io;    /* FITS reading and writing (cfitsio is not assumed reentrant) */
+  int source_done, stop, source_rc;
+  size_t ntaken;
+  file_rec *inflight;
+  double t0;
+} shared;
+
+typedef struct worker {
+  shared *sh;
+  rvs_context *ctx;
+  int nfiles;            /* this worker's files in flight */
+  int rc;
+} worker;
+
+/* The signal handler abandons the files in flight (their names in its
+ * message); `writing` is the file being written, whose temporaries it removes.
+ * Called with the lock held. */
+static void update_signal_state(shared *sh, const file_rec *writing) {
+  if (!sh->inflight && !writing) {
+    rvs_signals_end_file();
+    return;
+  }
+  char names[2048];
+  size_t len = 0;
+  names[0] = 0;
+  for (const file_rec *r = sh->inflight; r && len + 8 < sizeof names; r = r->next) {
+    int k = snprintf(names + len, sizeof names - len, "%s%s", len ? ", " : "",
+                     rvs_desi_file_path(r->f));
+    if (k < 0) break;
+    len += (size_t)k;
+    if (len >= sizeof names) { len = sizeof names - 1; break; }
+  }
+  const char *tab = NULL, *mod = NULL;
+  if (writing) rvs_desi_file_outputs(writing->f, &tab, &mod);
+  rvs_signals_begin_file(names, tab, mod);
+}
+
+/* One line per file (log, status file, progress); lock held. */
+static void report(shared *sh, const char *path, size_t index, int rc,
+                   const rvs_desi_file_stats *st, double seconds, const char *errmsg) {
+  rvs_desi_run *run = sh->run;
+  run->nfiles_done++;
+  const char *what = rc ? "FAILURE" : st->skipped_existing ? "EXISTING" : "SUCCESS";
+  if (rc) {
+    run->nfail++;
+    fprintf(stderr, "rvs_desi_fit: %s%s\n", run->rank_prefix ? run->rank_prefix : "", errmsg);
+    rvs_log(RVS_LOG_ERROR, "%s", errmsg);
+    if (run->throw_exc) sh->stop = 1;
+  } else if (!st->skipped_existing) {
+    run->nfitted += st->nfitted;
+    double el = now() - sh->t0;
+    rvs_log(RVS_LOG_INFO, "%s: %zu rows, %zu selected, %zu fitted, %zu bad, %.2f s "
+            "(run: %zu fits in %.1f s, %.1f fits/s)", path, st->nrows, st->nselected,
+            st->nfitted, st->nbad, seconds, run->nfitted, el, el > 0 ? run->nfitted / el : 0.0);
+    if (run->progress) {
+      double rate = el > 0 ? run->nfitted / el : 0.0;
+      if (run->nfiles_total) {
+        double eta = run->nfiles_done ? el / run->nfiles_done *
+                                        (double)(run->nfiles_total - (size_t)run->nfiles_done)
+                                      : 0.0;
+        fprintf(stderr, "\r[%d/%zu files] %s: %zu fitted; %.1f fits/s, ETA %.0f s   \n",
+                run->nfiles_done, run->nfiles_total, path, st->nfitted, rate, eta);
+      } else {
+        fprintf(stderr, "\r[%d files] %s: %zu fitted; %.1f fits/s   \n", run->nfiles_done, path,
+                st->nfitted, rate);
+      }
+    }
+  } else {
+    rvs_log(RVS_LOG_INFO, "%s: outputs exist, skipped", path);
+  }
+  (void)index;
+  if (run->status) {
+    long nfit = rc ? 0 : st->skipped_existing ? -1 : (long)st->nselected;
+    fprintf(run->status, "%s %s %ld %.2f\n", path, what, nfit,
+            rc || st->skipped_existing ? 0.0 : seconds);
+    fflush(run->status);
+  }
+}
+
+static void inflight_add(shared *sh, file_rec *r) {
+  r->prev = NULL;
+  r->next = sh->inflight;
+  if (sh->inflight) sh->inflight->prev = r;
+  sh->inflight = r;
+}
+
+static void inflight_remove(shared *sh, file_rec *r) {
+  if (r->prev) r->prev->next = r->next;
+  else sh->inflight = r->next;
+  if (r->next) r->next->prev = r->prev;
+  r->prev = r->next = NULL;
+}
+
+/* Write a file whose fits are done (or that had none), report it, free it. */
+static void finish_rec(shared *sh, file_rec *r, int status) {
+  rvs_desi_file_stats st;
+  memset(&st, 0, sizeof st);
+  char err[1200] = "";
+  int rc = status;
+  pthread_mutex_lock(&sh->lock);
+  inflight_remove(sh, r);
+  pthread_mutex_unlock(&sh->lock);
+  if (rc == RVS_OK) {
+    pthread_mutex_lock(&sh->io);
+    pthread_mutex_lock(&sh->lock);
+    update_signal_state(sh, r);
+    pthread_mutex_unlock(&sh->lock);
+    rc = rvs_desi_finish_file(r->f, &st);
+    if (rc) snprintf(err, sizeof err, "%s", rvs_last_error());
+    pthread_mutex_unlock(&sh->io);
+  } else {
+    snprintf(err, sizeof err, "%s: %s", rvs_desi_file_path(r->f), rvs_last_error());
+  }
+  pthread_mutex_lock(&sh->lock);
+  if (status != RVS_ERR_INTERRUPTED)
+    report(sh, rvs_desi_file_path(r->f), r->index, rc, &st, now() - r->t_start, err);
+  update_signal_state(sh, NULL);
+  pthread_mutex_unlock(&sh->lock);
+  rvs_desi_file_free(r->f);
+  free(r);
+}
+
+static int stream_next(void *user, rvs_fit_chunk *chunk) {
+  worker *w = user;
+  shared *sh = w->sh;
+  rvs_desi_run *run = sh->run;
+  if (run->max_files_in_flight > 0 && w->nfiles >= run->max_files_in_flight) return 2;
+  char path[4096];
+  for (;;) {
+    pthread_mutex_lock(&sh->lock);
+    if (sh->source_done || sh->stop || rvs_signals_stop_requested()) {
+      pthread_mutex_unlock(&sh->lock);
+      return 0;
+    }
+    int got = 0;
+    int rc = run->source(run->source_user, path, sizeof path, &got);
+    if (rc || !got) {
+      if (rc) {
+        /* the source itself failed (queue file unreadable, rank 0 gone): stop taking files */
+        sh->source_rc = rc;
+        fprintf(stderr, "rvs_desi_fit: %s\n", rvs_last_error());
+        rvs_log(RVS_LOG_ERROR, "%s", rvs_last_error());
+      }
+      sh->source_done = 1;
+      pthread_mutex_unlock(&sh->lock);
+      return 0;
+    }
+    size_t index = ++sh->ntaken;
+    char tab[4200], mod[4200];
+    if (rvs_desi_output_paths(run->o, path, tab, mod, sizeof tab) == RVS_OK) {
+      /* a SIGKILLed earlier run may have left temporaries of this file */
+      rvs_remove_stale_temporaries(tab);
+      rvs_remove_stale_temporaries(mod);
+    }
+    pthread_mutex_unlock(&sh->lock);
+
+    file_rec *r = calloc(1, sizeof *r);
+    rvs_desi_file_stats st;
+    memset(&st, 0, sizeof st);
+    if (!r) {
+      rc = rvs_error(RVS_ERR_NOMEM, "%s: no memory", path);
+    } else {
+      r->index = index;
+      r->t_start = now();
+      pthread_mutex_lock(&sh->io);
+      rc = rvs_desi_prepare_file(w->ctx, run->cfg, run->o, path, &r->f, &st);
+      pthread_mutex_unlock(&sh->io);
+    }
+    if (rc || !r->f) {
+      char err[1200];
+      snprintf(err, sizeof err, "%s", rvs_last_error());
+      pthread_mutex_lock(&sh->lock);
+      report(sh, path, index, rc, &st, r ? now() - r->t_start : 0.0, err);
+      pthread_mutex_unlock(&sh->lock);
+      free(r);
+      continue;
+    }
+    pthread_mutex_lock(&sh->lock);
+    inflight_add(sh, r);
+    update_signal_state(sh, NULL);
+    pthread_mutex_unlock(&sh->lock);
+    if (rvs_desi_file_nfit(r->f) == 0) { /* nothing to fit: write it now */
+      finish_rec(sh, r, RVS_OK);
+      continue;
+    }
+    rvs_desi_file_chunk(r->f, chunk);
+    chunk->user = r;
+    w->nfiles++;
+    return 1;
+  }
+}
+
+static void stream_done(void *user, rvs_fit_chunk *chunk, int status) {
+  worker *w = user;
+  w->nfiles--;
+  finish_rec(w->sh, chunk->user, status);
+}
+
+static int stream_abort(void *user) {
+  (void)user;
+  return rvs_signals_stop_requested() != 0;
+}
+
+static void *worker_main(void *arg) {
+  worker *w = arg;
+  rvs_stream_callbacks cb = {stream_next, stream_done, stream_abort, w};
+  w->rc = rvs_fit_stream(w->ctx, &cb);
+  if (w->rc && w->rc != RVS_ERR_INTERRUPTED) {
+    /* the backend failed (device lost, no memory): this worker stops; the
+     * files it had in flight were reported as failures */
+    pthread_mutex_lock(&w->sh->lock);
+    fprintf(stderr, "rvs_desi_fit: %s%s\n", w->sh->run->rank_prefix ? w->sh->run->rank_prefix : "",
+            rvs_last_error());
+    rvs_log(RVS_LOG_ERROR, "%s", rvs_last_error());
+    pthread_mutex_unlock(&w->sh->lock);
+  }
+  return NULL;
+}
+
+int rvs_desi_run_files(rvs_desi_run *run) {
+  if (!run || !run->ctx || run->nworkers < 1 || !run->source)
+    return rvs_error(RVS_ERR_ARG, "rvs_desi_run_files: bad arguments");
+  shared sh;
+  memset(&sh, 0, sizeof sh);
+  sh.run = run;
+  sh.t0 = now();
+  pthread_mutex_init(&sh.lock, NULL);
+  pthread_mutex_init(&sh.io, NULL);
+  run->nfail = run->nfiles_done = 0;
+  run->nfitted = 0;
+  worker *w = calloc((size_t)run->nworkers, sizeof *w);
+  pthread_t *th = calloc((size_t)run->nworkers, sizeof *th);
+  int *started = calloc((size_t)run->nworkers, sizeof *started);
+  if (!w || !th || !started) {
+    free(w);
+    free(th);
+    free(started);
+    return rvs_error(RVS_ERR_NOMEM, "no memory for %d workers", run->nworkers);
+  }
+  for (int k = 0; k < run->nworkers; k++) {
+    w[k].sh = &sh;
+    w[k].ctx = run->ctx[k];
+  }
+  for (int k = 1; k < run->nworkers; k++)
+    started[k] = pthread_create(&th[k], NULL, worker_main, &w[k]) == 0;
+  worker_main(&w[0]);
+  for (int k = 1; k < run->nworkers; k++) {
+    if (started[k]) pthread_join(th[k], NULL);
+    else worker_main(&w[k]); /* no thread: run its share here */
+  }
+  int failed_workers = 0;
+  for (int k = 0; k < run->nworkers; k++)
+    if (w[k].rc && w[k].rc != RVS_ERR_INTERRUPTED) failed_workers++;
+  if (failed_workers) run->nfail += failed_workers;
+  run->interrupted = rvs_signals_stop_requested() != 0;
+  run->seconds = now() - sh.t0;
+  rvs_signals_end_file();
+  free(w);
+  free(th);
+  free(started);
+  pthread_mutex_destroy(&sh.lock);
+  pthread_mutex_destroy(&sh.io);
+  return sh.source_rc;
+}
