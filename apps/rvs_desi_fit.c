@@ -547,6 +547,7 @@ int main(int argc, char **argv) {
     if (rvs_desi_run_files(&run)) nfail++;
     nfail += run.nfail;
     nfiles_done += run.nfiles_done;
+    rvs_desi_run_report_timing(&run, o.progress ? stderr : NULL);
     if (nctx > 1 || use_gpu)
       rvs_log(RVS_LOG_INFO, "%zu fits in %.1f s (%.1f fits/s) on %d %s worker(s)", run.nfitted,
               run.seconds, run.seconds > 0 ? run.nfitted / run.seconds : 0.0, nctx,

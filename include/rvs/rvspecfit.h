@@ -129,6 +129,22 @@ int rvs_fit_stream(rvs_context *ctx, const rvs_stream_callbacks *cb);
 /* Fits in flight per round, as the context uses it (options.pool, or the
  * backend's default). */
 int rvs_context_pool(const rvs_context *ctx);
+/* Where the time of the fits went, summed over every rvs_fit_stream /
+ * rvs_fit_batch call of the context (seconds of wall time). */
+enum { RVS_TIME_SCAN = 0, RVS_TIME_MINIMISER, RVS_TIME_SAMPLER, RVS_TIME_HESSIAN, RVS_TIME_OTHER,
+       RVS_TIME_NPHASES };
+typedef struct rvs_timing {
+  double total_seconds;      /* inside the fit calls (includes the callbacks' time) */
+  double start_seconds;      /* starting points (CCF or brute force) */
+  double eval_seconds;       /* inside the backend's evaluate */
+  double phase_seconds[RVS_TIME_NPHASES]; /* eval_seconds by fit phase: velocity scan,
+                                * minimiser (Nelder-Mead, BFGS), RV-error sampler, Hessian,
+                                * other (best-fit model, continuum-only fit) */
+  long phase_requests[RVS_TIME_NPHASES];
+  long rounds, requests, fits;
+} rvs_timing;
+void rvs_context_timing(const rvs_context *ctx, rvs_timing *t);
+
 /* "cpu" or "cuda". */
 const char *rvs_context_backend_name(const rvs_context *ctx);
 

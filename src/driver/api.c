@@ -16,13 +16,21 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 struct rvs_context {
   rvs_config cfg;
   rvs_options opt;
   rvs_template_lib lib;
   rvs_backend *be;
+  rvs_timing timing;
 };
+
+static double wall_now(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
 
 void rvs_options_default(rvs_options *o) {
   memset(o, 0, sizeof *o);
@@ -283,8 +291,16 @@ static void chunk_finish(stream_state *s, chunk_rec *r) {
   s->cb->done(s->cb->user, &c, RVS_OK);
 }
 
+static void chunk_starts_run(rvs_context *ctx, chunk_rec *r);
+
 /* Starting points of a chunk: given, CCF (parallel over spectra) or brute force. */
 static void chunk_starts(rvs_context *ctx, chunk_rec *r) {
+  double t0 = wall_now();
+  chunk_starts_run(ctx, r);
+  ctx->timing.start_seconds += wall_now() - t0;
+}
+
+static void chunk_starts_run(rvs_context *ctx, chunk_rec *r) {
   const rvs_fit_chunk *c = &r->c;
   size_t n = c->n;
   if (!c->starts && ctx->opt.param_init == RVS_INIT_CCF) {
@@ -377,6 +393,7 @@ static int stream_next(void *user, rvs_fit_job **jobs, size_t *njobs) {
 
 static void stream_done(void *user, rvs_fit_job *job) {
   stream_state *s = user;
+  s->ctx->timing.fits++;
   chunk_rec *r = job->owner;
   if (--r->remaining == 0) chunk_finish(s, r);
 }
@@ -393,7 +410,18 @@ int rvs_fit_stream(rvs_context *ctx, const rvs_stream_callbacks *cb) {
   rvs_job_source src = {stream_next, stream_done, stream_abort, &s};
   rvs_fit_config dummy; /* every job carries its chunk's configuration */
   memset(&dummy, 0, sizeof dummy);
-  int rc = rvs_fit_jobs_stream(ctx->be, &dummy, &src, rvs_context_pool(ctx), NULL);
+  rvs_scheduler_stats st;
+  double t0 = wall_now();
+  int rc = rvs_fit_jobs_stream(ctx->be, &dummy, &src, rvs_context_pool(ctx), &st);
+  rvs_timing *t = &ctx->timing;
+  t->total_seconds += wall_now() - t0;
+  t->eval_seconds += st.eval_seconds;
+  t->rounds += st.rounds;
+  t->requests += st.requests;
+  for (int p = 0; p < RVS_TIME_NPHASES && p < RVS_NPHASES; p++) {
+    t->phase_seconds[p] += st.phase_seconds[p];
+    t->phase_requests[p] += st.phase_requests[p];
+  }
   /* chunks still in flight after a failure go back with the error */
   while (s.head) {
     chunk_rec *r = s.head;
@@ -410,6 +438,8 @@ int rvs_context_pool(const rvs_context *ctx) {
 }
 
 const char *rvs_context_backend_name(const rvs_context *ctx) { return ctx->be->name; }
+
+void rvs_context_timing(const rvs_context *ctx, rvs_timing *t) { *t = ctx->timing; }
 
 /* rvs_fit_batch: a stream of one chunk */
 typedef struct one_chunk {

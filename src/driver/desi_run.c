@@ -32,6 +32,7 @@ typedef struct shared {
   size_t ntaken;
   file_rec *inflight;
   double t0;
+  double io_seconds;     /* under the io lock */
 } shared;
 
 typedef struct worker {
@@ -134,7 +135,9 @@ static void finish_rec(shared *sh, file_rec *r, int status) {
     pthread_mutex_lock(&sh->lock);
     update_signal_state(sh, r);
     pthread_mutex_unlock(&sh->lock);
+    double t0 = now();
     rc = rvs_desi_finish_file(r->f, &st);
+    sh->io_seconds += now() - t0;
     if (rc) snprintf(err, sizeof err, "%s", rvs_last_error());
     pthread_mutex_unlock(&sh->io);
   } else {
@@ -192,7 +195,9 @@ static int stream_next(void *user, rvs_fit_chunk *chunk) {
       r->index = index;
       r->t_start = now();
       pthread_mutex_lock(&sh->io);
+      double t0 = now();
       rc = rvs_desi_prepare_file(w->ctx, run->cfg, run->o, path, &r->f, &st);
+      sh->io_seconds += now() - t0;
       pthread_mutex_unlock(&sh->io);
     }
     if (rc || !r->f) {
@@ -283,6 +288,7 @@ int rvs_desi_run_files(rvs_desi_run *run) {
   if (failed_workers) run->nfail += failed_workers;
   run->interrupted = rvs_signals_stop_requested() != 0;
   run->seconds = now() - sh.t0;
+  run->io_seconds = sh.io_seconds;
   rvs_signals_end_file();
   free(w);
   free(th);
@@ -290,4 +296,37 @@ int rvs_desi_run_files(rvs_desi_run *run) {
   pthread_mutex_destroy(&sh.lock);
   pthread_mutex_destroy(&sh.io);
   return sh.source_rc;
+}
+
+void rvs_desi_run_report_timing(const rvs_desi_run *run, FILE *out) {
+  rvs_timing t, sum;
+  memset(&sum, 0, sizeof sum);
+  for (int k = 0; k < run->nworkers; k++) {
+    rvs_context_timing(run->ctx[k], &t);
+    sum.total_seconds += t.total_seconds;
+    sum.start_seconds += t.start_seconds;
+    sum.eval_seconds += t.eval_seconds;
+    for (int p = 0; p < RVS_TIME_NPHASES; p++) {
+      sum.phase_seconds[p] += t.phase_seconds[p];
+      sum.phase_requests[p] += t.phase_requests[p];
+    }
+    sum.rounds += t.rounds;
+    sum.requests += t.requests;
+    sum.fits += t.fits;
+  }
+  /* the workers' seconds add up; shares are of their sum */
+  double host = sum.total_seconds - sum.eval_seconds - sum.start_seconds - run->io_seconds;
+  char line[1024];
+  snprintf(line, sizeof line,
+           "time split (%d worker(s), %.1f worker-s): I/O %.1f s, CCF starts %.1f s, "
+           "evaluations %.1f s [scan %.1f, minimiser %.1f, error sampler %.1f, Hessian %.1f, "
+           "model+continuum %.1f], host stepping %.1f s; %ld fits, %ld rounds, %ld evaluations "
+           "(%.0f per fit)",
+           run->nworkers, sum.total_seconds, run->io_seconds, sum.start_seconds, sum.eval_seconds,
+           sum.phase_seconds[RVS_TIME_SCAN], sum.phase_seconds[RVS_TIME_MINIMISER],
+           sum.phase_seconds[RVS_TIME_SAMPLER], sum.phase_seconds[RVS_TIME_HESSIAN],
+           sum.phase_seconds[RVS_TIME_OTHER], host > 0 ? host : 0.0, sum.fits, sum.rounds,
+           sum.requests, sum.fits ? (double)sum.requests / (double)sum.fits : 0.0);
+  rvs_log(RVS_LOG_INFO, "%s", line);
+  if (out) fprintf(out, "rvs_desi_fit: %s\n", line);
 }

@@ -31,11 +31,16 @@ typedef struct rvs_desi_run {
   int nfail, nfiles_done;
   size_t nfitted;
   double seconds;
+  double io_seconds;            /* reading, selecting, cleaning, writing (all workers) */
   int interrupted;              /* a signal stopped the run */
 } rvs_desi_run;
 
 /* Run every file.  Per-file failures are counted in nfail (and reported);
  * the return value is an error only when the source itself failed. */
 int rvs_desi_run_files(rvs_desi_run *run);
+
+/* One line (INFO log, and `out` when not NULL) on where the run's time went:
+ * I/O, starting points (CCF), and the backend's time by fit phase. */
+void rvs_desi_run_report_timing(const rvs_desi_run *run, FILE *out);
 
 #endif

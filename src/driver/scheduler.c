@@ -56,7 +56,9 @@ int rvs_fit_jobs_stream(rvs_backend *be, const rvs_fit_config *cfg, const rvs_jo
   size_t cap = 4096;
   rvs_eval_request *batch = malloc(sizeof *batch * cap);
   rvs_eval_result *res = malloc(sizeof *res * cap);
-  rvs_scheduler_stats st = {0, 0, 0, 0};
+  rvs_scheduler_stats st;
+  memset(&st, 0, sizeof st);
+  long nphase[RVS_NPHASES];
   int rc = RVS_OK;
   if (!act || !batch || !res) {
     rc = rvs_error(RVS_ERR_NOMEM, "scheduler: no memory");
@@ -89,9 +91,11 @@ int rvs_fit_jobs_stream(rvs_backend *be, const rvs_fit_config *cfg, const rvs_jo
     }
     /* gather */
     size_t total = 0;
+    memset(nphase, 0, sizeof nphase);
     for (int k = 0; k < nact; k++) {
       const rvs_eval_request *r;
       int n = rvs_fit_ask(&act[k].fit, &r);
+      nphase[rvs_fit_stage(&act[k].fit)] += n;
       act[k].nreq = n;
       act[k].offset = total;
       if (total + (size_t)n > cap) {
@@ -113,7 +117,12 @@ int rvs_fit_jobs_stream(rvs_backend *be, const rvs_fit_config *cfg, const rvs_jo
       rc = be->evaluate(be, batch, total, res);
       if (rc) goto out;
     }
-    st.eval_seconds += now() - te;
+    double dt = now() - te;
+    st.eval_seconds += dt;
+    for (int p = 0; p < RVS_NPHASES; p++) {
+      st.phase_requests[p] += nphase[p];
+      if (total) st.phase_seconds[p] += dt * (double)nphase[p] / (double)total;
+    }
     st.rounds++;
     st.requests += (long)total;
     /* scatter; retire finished fits */

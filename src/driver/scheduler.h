@@ -27,6 +27,10 @@ typedef struct rvs_scheduler_stats {
   long requests;
   double eval_seconds;   /* time inside backend->evaluate */
   double total_seconds;
+  /* by fit phase (RVS_PHASE_*): requests, and evaluate time shared out in
+   * proportion to each round's requests */
+  long phase_requests[RVS_NPHASES];
+  double phase_seconds[RVS_NPHASES];
 } rvs_scheduler_stats;
 
 /* A source of jobs for rvs_fit_stream, so that new spectra (the next file)

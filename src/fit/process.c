@@ -470,6 +470,18 @@ static int after_optimiser_points(rvs_fit *f) {
 
 const rvs_fit_result *rvs_fit_get_result(const rvs_fit *f) { return &f->res; }
 
+int rvs_fit_stage(const rvs_fit *f) {
+  /* the public numbering of process.h: scan, minimiser (NM, BFGS), error
+   * sampler, best-fit model, Hessian (both step sets), continuum */
+  switch (f->stage) {
+  case STAGE_SCAN: return RVS_PHASE_SCAN;
+  case STAGE_NM: case STAGE_BFGS: return RVS_PHASE_MINIMISER;
+  case STAGE_SAMPLER: return RVS_PHASE_SAMPLER;
+  case STAGE_HESS: case STAGE_HESS2: return RVS_PHASE_HESSIAN;
+  default: return RVS_PHASE_OTHER;
+  }
+}
+
 void rvs_fit_free(rvs_fit *f) {
   free(f->req);
   free(f->grid);

@@ -89,6 +89,11 @@ int rvs_fit_ask(rvs_fit *f, const rvs_eval_request **req);
 int rvs_fit_tell(rvs_fit *f, const rvs_eval_result *res);
 
 const rvs_fit_result *rvs_fit_get_result(const rvs_fit *f);
+
+/* What the current requests are for (for time accounting). */
+enum { RVS_PHASE_SCAN = 0, RVS_PHASE_MINIMISER, RVS_PHASE_SAMPLER, RVS_PHASE_HESSIAN,
+       RVS_PHASE_OTHER, RVS_NPHASES };
+int rvs_fit_stage(const rvs_fit *f);
 void rvs_fit_free(rvs_fit *f);
 
 /* The fit configuration from upstream-style settings: parameter names of the
