@@ -34,7 +34,7 @@ typedef struct rvs_options {
   int rbf_continuum;  /* 1: 3 monomials + Gaussian RBFs (default); 0: Chebyshev */
   int param_init;     /* rvs_param_init used when no start is given (default CCF) */
   int nthreads;       /* CPU threads (0: OpenMP default) */
-  int pool;           /* fits in flight per batch round (0: 256; GPU: 4096) */
+  int pool;           /* fits in flight per batch round (0: 256; GPU: 8192) */
   int use_gpu;        /* 1: evaluate on a CUDA device (falls back to the CPU, with one
                          message, when the build or the machine has no usable GPU) */
   int gpu_device;     /* CUDA device index */

@@ -67,7 +67,7 @@ int rvs_context_create(const rvs_config *cfg, const rvs_options *opt, rvs_contex
       rvs_log(RVS_LOG_WARNING, "--use_gpu: %s; running on the CPU", rvs_last_error());
       c->be = NULL;
     } else if (c->opt.pool <= 0) {
-      c->opt.pool = 4096; /* keep the device busy */
+      c->opt.pool = 8192; /* keep the device busy: several files of fits in flight */
     }
 #else
     rvs_log(RVS_LOG_WARNING, "--use_gpu: this build has no CUDA backend; running on the CPU");

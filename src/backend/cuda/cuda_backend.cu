@@ -606,9 +606,13 @@ static int setup_index(cuda_backend *cb, const rvs_interp *ip, int *out) {
 }
 
 // ---------------------------------------------------------------- slots
-static void free_slot_dev(cu_slot *s) {
+// Spectra come and go at thousands per second: their device memory is
+// stream-ordered (cudaMallocAsync/cudaFreeAsync from the device's pool, kept
+// allocated by a high release threshold), because cudaFree synchronises the
+// whole device and cudaMalloc is slow.
+static void free_slot_dev(cuda_backend *cb, cu_slot *s) {
   for (int a = 0; a < s->narms; a++)
-    if (s->arm[a].d_mem) (void)cudaFree(s->arm[a].d_mem);
+    if (s->arm[a].d_mem) (void)cudaFreeAsync(s->arm[a].d_mem, cb->stream);
   memset(s, 0, sizeof *s);
 }
 
@@ -674,11 +678,13 @@ static int upload_arm(cuda_backend *cb, const rvs_arm *in, int setup, cu_arm *A,
       }
   }
   void *d = NULL;
-  cudaError_t e = cudaMalloc(&d, sizeof(double) * ndbl);
-  if (e == cudaSuccess) e = cudaMemcpy(d, h, sizeof(double) * ndbl, cudaMemcpyHostToDevice);
+  cudaError_t e = cudaMallocAsync(&d, sizeof(double) * ndbl, cb->stream);
+  // from pageable memory the copy is staged before the call returns: h may go
+  if (e == cudaSuccess)
+    e = cudaMemcpyAsync(d, h, sizeof(double) * ndbl, cudaMemcpyHostToDevice, cb->stream);
   free(h);
   if (e != cudaSuccess) {
-    if (d) (void)cudaFree(d);
+    if (d) (void)cudaFreeAsync(d, cb->stream);
     return cuda_fail(e, "upload of a spectrum", __FILE__, __LINE__);
   }
   double *dd = (double *)d;
@@ -711,7 +717,7 @@ static int cu_add_slot(rvs_backend *b, const rvs_spectrum *spec, int *slot) {
   if ((rc = ensure_slot_cap(cb, idx))) goto fail;
   {
     cu_slot *s = &cb->slots[idx];
-    free_slot_dev(s);
+    free_slot_dev(cb, s);
     s->used = 1;
     s->gpu = cb->gpu_ok;
     for (int a = 0; a < spec->narms; a++) {
@@ -730,14 +736,14 @@ static int cu_add_slot(rvs_backend *b, const rvs_spectrum *spec, int *slot) {
       if (s->arm[a].nd > GPU_MAX_ND) s->gpu = 0;
       s->ntot += (long)in->n;
     }
-    CK(cudaMemcpy(cb->d_slotarms + (size_t)idx * RVS_MAXARMS,
-                  cb->h_slotarms + (size_t)idx * RVS_MAXARMS, sizeof(dslotarm) * RVS_MAXARMS,
-                  cudaMemcpyHostToDevice));
+    CK(cudaMemcpyAsync(cb->d_slotarms + (size_t)idx * RVS_MAXARMS,
+                       cb->h_slotarms + (size_t)idx * RVS_MAXARMS, sizeof(dslotarm) * RVS_MAXARMS,
+                       cudaMemcpyHostToDevice, cb->stream));
     if (idx >= cb->nslots) cb->nslots = idx + 1;
     *slot = idx;
     return RVS_OK;
   fail_slot:
-    free_slot_dev(s);
+    free_slot_dev(cb, s);
   }
 fail:
   cb->cpu->remove_slot(cb->cpu, idx);
@@ -747,7 +753,7 @@ fail:
 static void cu_remove_slot(rvs_backend *b, int slot) {
   cuda_backend *cb = (cuda_backend *)b->impl;
   cb->cpu->remove_slot(cb->cpu, slot);
-  if (slot >= 0 && slot < cb->nslots) free_slot_dev(&cb->slots[slot]);
+  if (slot >= 0 && slot < cb->nslots) free_slot_dev(cb, &cb->slots[slot]);
 }
 
 static int cu_get_model(rvs_backend *b, int slot, int arm, double *model) {
@@ -1188,7 +1194,8 @@ static void cu_destroy(rvs_backend *b) {
   if (!b) return;
   cuda_backend *cb = (cuda_backend *)b->impl;
   for (int i = 0; i < cb->nslots; i++)
-    if (cb->slots[i].used) free_slot_dev(&cb->slots[i]);
+    if (cb->slots[i].used) free_slot_dev(cb, &cb->slots[i]);
+  if (cb->stream) (void)cudaStreamSynchronize(cb->stream);
   for (int s = 0; s < cb->nsetups; s++) {
     if (cb->setups[s].d_vspec) (void)cudaFree(cb->setups[s].d_vspec);
     if (cb->setups[s].d_grid) (void)cudaFree(cb->setups[s].d_grid);
@@ -1210,6 +1217,12 @@ static void cu_destroy(rvs_backend *b) {
 static int cu_init(cuda_backend *cb) {
   CK(cudaSetDevice(cb->device));
   CK(cudaStreamCreateWithFlags(&cb->stream, cudaStreamNonBlocking));
+  {
+    cudaMemPool_t mp;
+    CK(cudaDeviceGetDefaultMemPool(&mp, cb->device));
+    uint64_t keep = UINT64_MAX; // freed spectra stay in the pool for the next ones
+    CK(cudaMemPoolSetAttribute(mp, cudaMemPoolAttrReleaseThreshold, &keep));
+  }
   CK(cudaMalloc((void **)&cb->d_setups, sizeof(dsetup) * RVS_LIB_MAX_SETUPS));
   size_t fr = 0, tot = 0;
   CK(cudaMemGetInfo(&fr, &tot));
