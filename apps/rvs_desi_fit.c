@@ -81,7 +81,7 @@ static void usage(FILE *f) {
 "  --version                   print the version and exit\n"
 "  -h, --help                  this help\n"
 "\n"
-"SIGINT/SIGTERM abandon the current file (no output is left for it) and stop;\n"
+"SIGINT/SIGTERM abandon the files in flight (no output is left for them) and stop;\n"
 "rerun with --skipexisting to resume.\n"
 "\n"
 "Exit status: 0 when every file succeeded, 1 when any file failed (with --mpi: on rank 0,\n"
