@@ -329,19 +329,32 @@ static int32_t resolve_sliver(const rvs_interp *ip, const double *x, int32_t s, 
   return best;
 }
 
-/* Directed walk from `start` (into the neighbour opposite the most negative
- * barycentric coordinate); falls back to the brute force. */
+/* Directed walk from `start`: into the neighbour opposite the most negative
+ * barycentric coordinate.  A walk that meets a flat simplex (no transform)
+ * steps back and leaves through another negative facet; after 64 steps it
+ * picks among the negative facets at random (a deterministic generator), so
+ * that it cannot cycle among slivers.  Only when no facet leads on (the hull's
+ * boundary) or the step limit is reached does it fall back to the brute force,
+ * which also accepts points a hair outside the hull (RVS_TRI_EPS_BROAD). */
 static int32_t walk_from(const rvs_interp *ip, const double *x, int32_t start,
                          double *bary) {
   int n = ip->ndim;
-  int32_t s = start;
+  int32_t s = start, prev = -1, forbid = -1;
   double b[17];
+  uint32_t rng = 2463534242u;
   size_t maxsteps = 64 + 4 * ip->nsimplex;
   if (maxsteps > 100000) maxsteps = 100000;
   for (size_t step = 0; step < maxsteps && s >= 0; step++) {
     const double *T = ip->transform + (size_t)s * (size_t)(n + 1) * (size_t)n;
-    if (isnan(T[0])) break;
+    if (isnan(T[0])) {
+      if (prev < 0) break;
+      forbid = s; /* back to where we came from; leave another way */
+      s = prev;
+      prev = -1;
+      continue;
+    }
     rvs_tri_bary(ip, s, x, b);
+    const int32_t *nbr = ip->neighbors + (size_t)s * (size_t)(n + 1);
     int kmin = 0;
     for (int k = 1; k <= n; k++)
       if (b[k] < b[kmin]) kmin = k;
@@ -354,7 +367,24 @@ static int32_t walk_from(const rvs_interp *ip, const double *x, int32_t start,
       if (r >= 0) return r;
       break;
     }
-    s = ip->neighbors[(size_t)s * (size_t)(n + 1) + (size_t)kmin];
+    /* the facets that lead on: negative coordinate, a neighbour, not forbidden */
+    int cand[17], nc = 0, kbest = -1;
+    for (int k = 0; k <= n; k++) {
+      if (!(b[k] < -RVS_TRI_EPS) || nbr[k] < 0 || nbr[k] == forbid) continue;
+      cand[nc++] = k;
+      if (kbest < 0 || b[k] < b[kbest]) kbest = k;
+    }
+    if (nc == 0) break;
+    int k = kbest;
+    if (step >= 64) {
+      rng ^= rng << 13;
+      rng ^= rng >> 17;
+      rng ^= rng << 5;
+      k = cand[rng % (uint32_t)nc];
+    }
+    prev = s;
+    forbid = -1;
+    s = nbr[k];
   }
   return rvs_tri_find_simplex_bruteforce(ip, x, bary);
 }
