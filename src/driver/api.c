@@ -10,6 +10,7 @@
 #ifdef RVS_HAVE_CUDA
 #include "backend/cuda/cuda_backend.h"
 #include "backend/cuda/cuda_device.h"
+#include "backend/cuda/ccf_cuda.h"
 #endif
 
 #include <math.h>
@@ -24,6 +25,9 @@ struct rvs_context {
   rvs_template_lib lib;
   rvs_backend *be;
   rvs_timing timing;
+#ifdef RVS_HAVE_CUDA
+  rvs_ccf_gpu *ccf_gpu;   /* CCF starting points on the GPU (NULL: on the CPU) */
+#endif
 };
 
 static double wall_now(void) {
@@ -66,8 +70,15 @@ int rvs_context_create(const rvs_config *cfg, const rvs_options *opt, rvs_contex
     } else if ((rc = rvs_backend_cuda_create(&c->lib, &bo, c->opt.gpu_device, &c->be))) {
       rvs_log(RVS_LOG_WARNING, "--use_gpu: %s; running on the CPU", rvs_last_error());
       c->be = NULL;
-    } else if (c->opt.pool <= 0) {
-      c->opt.pool = 8192; /* keep the device busy: several files of fits in flight */
+    } else {
+      if (c->opt.pool <= 0) c->opt.pool = 8192; /* keep the device busy: several files in flight */
+      const char *cpu_ccf = getenv("RVS_CCF_CPU"); /* 1: CCF on the CPU (comparisons) */
+      if (!(cpu_ccf && cpu_ccf[0] == '1') &&
+          rvs_ccf_gpu_create(c->opt.gpu_device, &c->ccf_gpu) != RVS_OK) {
+        rvs_log(RVS_LOG_WARNING, "--use_gpu: CCF on the GPU unavailable (%s); CCF on the CPU",
+                rvs_last_error());
+        c->ccf_gpu = NULL;
+      }
     }
 #else
     rvs_log(RVS_LOG_WARNING, "--use_gpu: this build has no CUDA backend; running on the CPU");
@@ -84,6 +95,9 @@ int rvs_context_create(const rvs_config *cfg, const rvs_options *opt, rvs_contex
 
 void rvs_context_free(rvs_context *ctx) {
   if (!ctx) return;
+#ifdef RVS_HAVE_CUDA
+  if (ctx->ccf_gpu) rvs_ccf_gpu_free(ctx->ccf_gpu);
+#endif
   ctx->be->destroy(ctx->be);
   rvs_template_lib_close(&ctx->lib);
   free(ctx);
@@ -162,10 +176,8 @@ int rvs_get_chisq(rvs_context *ctx, const rvs_spectrum *spec, double vel, const 
   return RVS_OK;
 }
 
-/* CCF start for one spectrum: parameters mapped by name to the interpolator order. */
-static int ccf_start(rvs_context *ctx, const rvs_fit_config *fc, const rvs_spectrum *s,
-                     double *params, double *vsini, double *vel_ccf) {
-  rvs_ccf_arm arms[RVS_MAXARMS];
+/* The CCF arms of a spectrum (banks loaded on first use). */
+static int ccf_arms(rvs_context *ctx, const rvs_spectrum *s, rvs_ccf_arm *arms) {
   for (int a = 0; a < s->narms; a++) {
     rvs_ccf_bank *b = NULL;
     const rvs_ccf_bank *cb;
@@ -181,10 +193,14 @@ static int ccf_start(rvs_context *ctx, const rvs_fit_config *fc, const rvs_spect
     arms[a].espec = s->arms[a].sigma;
     arms[a].badmask = s->arms[a].badmask;
   }
-  rvs_ccf_result r;
-  int rc = rvs_ccf_fit(arms, s->narms, ctx->cfg.max_vel, ctx->cfg.vel_step0, &r);
-  if (rc) return rc;
-  const rvs_ccf_bank *b = arms[0].bank;
+  return RVS_OK;
+}
+
+/* A CCF result as the fit's start: parameters mapped by name to the
+ * interpolator order. */
+static int ccf_apply(const rvs_fit_config *fc, const rvs_spectrum *s, const rvs_ccf_bank *b,
+                     const rvs_ccf_result *rp, double *params, double *vsini, double *vel_ccf) {
+  rvs_ccf_result r = *rp;
   for (int k = 0; k < fc->nparam; k++) {
     params[k] = NAN;
     for (size_t q = 0; q < b->nparam; q++)
@@ -196,6 +212,18 @@ static int ccf_start(rvs_context *ctx, const rvs_fit_config *fc, const rvs_spect
   *vsini = isnan(r.vsini) ? -1 : r.vsini;
   *vel_ccf = r.best_vel;
   return RVS_OK;
+}
+
+/* CCF start for one spectrum on the CPU. */
+static int ccf_start(rvs_context *ctx, const rvs_fit_config *fc, const rvs_spectrum *s,
+                     double *params, double *vsini, double *vel_ccf) {
+  rvs_ccf_arm arms[RVS_MAXARMS];
+  int rc = ccf_arms(ctx, s, arms);
+  if (rc) return rc;
+  rvs_ccf_result r;
+  rc = rvs_ccf_fit(arms, s->narms, ctx->cfg.max_vel, ctx->cfg.vel_step0, &r);
+  if (rc) return rc;
+  return ccf_apply(fc, s, arms[0].bank, &r, params, vsini, vel_ccf);
 }
 
 static int bruteforce_start(rvs_context *ctx, const rvs_fit_config *fc, const rvs_spectrum *s,
@@ -300,9 +328,67 @@ static void chunk_starts(rvs_context *ctx, chunk_rec *r) {
   ctx->timing.start_seconds += wall_now() - t0;
 }
 
+#ifdef RVS_HAVE_CUDA
+/* CCF starts of a chunk on the GPU, one batch per arm count.  Returns an
+ * error only when the device failed (the CPU then does the chunk). */
+static int chunk_starts_gpu(rvs_context *ctx, chunk_rec *r) {
+  const rvs_fit_chunk *c = &r->c;
+  size_t n = c->n;
+  rvs_ccf_arm *arms = malloc(sizeof *arms * (n ? n : 1) * RVS_MAXARMS);
+  size_t *idx = malloc(sizeof *idx * (n ? n : 1));
+  rvs_ccf_result *res = malloc(sizeof *res * (n ? n : 1));
+  int *st = malloc(sizeof *st * (n ? n : 1));
+  int rc = RVS_OK;
+  if (!arms || !idx || !res || !st) rc = rvs_error(RVS_ERR_NOMEM, "CCF: no memory");
+  for (int na = 1; na <= RVS_MAXARMS && rc == RVS_OK; na++) {
+    size_t m = 0;
+    for (size_t i = 0; i < n; i++) {
+      if (c->specs[i].narms != na || r->jobs[i].status != RVS_OK) continue;
+      int e = ccf_arms(ctx, &c->specs[i], arms + m * (size_t)na);
+      if (e) {
+        r->jobs[i].status = e;
+        snprintf(r->jobs[i].errmsg, sizeof r->jobs[i].errmsg, "%s", rvs_last_error());
+        continue;
+      }
+      idx[m++] = i;
+    }
+    if (!m) continue;
+    rc = rvs_ccf_gpu_fit_batch(ctx->ccf_gpu, arms, na, m, ctx->cfg.max_vel, ctx->cfg.vel_step0,
+                               res, st);
+    if (rc) break;
+    for (size_t k = 0; k < m; k++) {
+      size_t i = idx[k];
+      int e = st[k];
+      if (e == RVS_OK)
+        e = ccf_apply(&r->fc, &c->specs[i], arms[k * (size_t)na].bank, &res[k],
+                      r->jobs[i].params0, &r->jobs[i].vsini0, &c->outs[i].vel_ccf);
+      else
+        rvs_error(e, "Cross-correlation step failed (%s)", rvs_status_name(e));
+      if (e) {
+        r->jobs[i].status = e;
+        snprintf(r->jobs[i].errmsg, sizeof r->jobs[i].errmsg, "%s", rvs_last_error());
+      }
+    }
+  }
+  free(arms);
+  free(idx);
+  free(res);
+  free(st);
+  return rc;
+}
+#endif
+
 static void chunk_starts_run(rvs_context *ctx, chunk_rec *r) {
   const rvs_fit_chunk *c = &r->c;
   size_t n = c->n;
+#ifdef RVS_HAVE_CUDA
+  if (ctx->ccf_gpu && !c->starts && ctx->opt.param_init == RVS_INIT_CCF) {
+    if (chunk_starts_gpu(ctx, r) == RVS_OK) return;
+    rvs_log(RVS_LOG_WARNING, "CCF on the GPU failed (%s); this chunk's CCF runs on the CPU",
+            rvs_last_error());
+    for (size_t i = 0; i < n; i++) r->jobs[i].status = RVS_OK;
+  }
+#endif
   if (!c->starts && ctx->opt.param_init == RVS_INIT_CCF) {
 #pragma omp parallel for schedule(dynamic, 1)
     for (size_t i = 0; i < n; i++) {
