@@ -9,6 +9,7 @@
 #include "backend/backend.h"
 
 #include "core/basis.h"
+#include "core/basis_cache.h"
 #include "core/chisq.h"
 #include "core/doppler.h"
 #include "core/rotation.h"
@@ -34,6 +35,7 @@ typedef struct cpu_arm {
   double *resol_diag; /* diagonal-major taps (rvs_banded_apply_diag) */
   int has_resol;
   double *model; /* last FULL model */
+  int shared;    /* lam, lnlam, B belong to the backend's basis cache */
 } cpu_arm;
 
 typedef struct cpu_slot {
@@ -62,6 +64,7 @@ typedef struct cpu_backend {
   int nslots, cap;
   thread_ws *ws;
   int nws;
+  rvs_basis_cache basis; /* lam, ln lam, B per wavelength grid */
 } cpu_backend;
 
 static void ws_free(thread_ws *w) {
@@ -117,7 +120,8 @@ void rvs_backend_options_default(rvs_backend_options *o) {
 static void free_slot(cpu_slot *s) {
   for (int a = 0; a < s->narms; a++) {
     cpu_arm *A = &s->arms[a];
-    free(A->lam); free(A->lnlam); free(A->D); free(A->isig); free(A->flux); free(A->sigma); free(A->B); free(A->badmask); free(A->model);
+    if (!A->shared) { free(A->lam); free(A->lnlam); free(A->B); }
+    free(A->D); free(A->isig); free(A->flux); free(A->sigma); free(A->badmask); free(A->model);
     if (A->has_resol) rvs_banded_free(&A->resol);
     free(A->resol_diag);
   }
@@ -172,13 +176,24 @@ static int cpu_add_slot(rvs_backend *b, const rvs_spectrum *spec, int *slot) {
                      cb->opt.min_vel, cb->opt.max_vel);
       goto fail;
     }
-    A->lam = dup_array(in->lam, in->n);
-    A->lnlam = dup_array(NULL, in->n);
+    const rvs_basis_entry *be = NULL;
+    if ((rc = rvs_basis_cache_get(&cb->basis, in->lam, in->n, cb->opt.npoly,
+                                  cb->opt.rbf_continuum, &be)))
+      goto fail;
+    if (be) { /* the grid's arrays, shared with every spectrum on it */
+      A->shared = 1;
+      A->lam = be->lam;
+      A->lnlam = be->lnlam;
+      A->B = be->B;
+    } else {
+      A->lam = dup_array(in->lam, in->n);
+      A->lnlam = dup_array(NULL, in->n);
+      A->B = malloc(sizeof(double) * in->n * (size_t)cb->opt.npoly);
+    }
     A->D = dup_array(NULL, in->n);
     A->isig = dup_array(NULL, in->n);
     A->flux = dup_array(in->flux, in->n);
     A->sigma = dup_array(in->sigma, in->n);
-    A->B = malloc(sizeof(double) * in->n * (size_t)cb->opt.npoly);
     A->badmask = calloc(in->n, 1);
     A->model = calloc(in->n, sizeof(double));
     if (!A->lam || !A->lnlam || !A->D || !A->isig || !A->flux || !A->sigma || !A->B || !A->badmask || !A->model) {
@@ -188,12 +203,14 @@ static int cpu_add_slot(rvs_backend *b, const rvs_spectrum *spec, int *slot) {
     if (in->badmask) memcpy(A->badmask, in->badmask, in->n);
     A->lsig = 0;
     for (size_t i = 0; i < in->n; i++) {
-      A->lnlam[i] = log(A->lam[i]);
+      if (!A->shared) A->lnlam[i] = log(A->lam[i]);
       A->isig[i] = 1.0 / A->sigma[i];
       A->D[i] = A->flux[i] / A->sigma[i];
       A->lsig += log(A->sigma[i]);
     }
-    if ((rc = rvs_continuum_basis(A->lam, A->n, cb->opt.npoly, cb->opt.rbf_continuum, A->B))) goto fail;
+    if (!A->shared &&
+        (rc = rvs_continuum_basis(A->lam, A->n, cb->opt.npoly, cb->opt.rbf_continuum, A->B)))
+      goto fail;
     if (in->resol_ndiag > 0 && in->resol) {
       if (in->resol_ndiag % 2 == 0) {
         rc = rvs_error(RVS_ERR_ARG, "setup %s: resolution band width %d is not odd", in->setup,
@@ -436,6 +453,7 @@ static void cpu_destroy(rvs_backend *b) {
   free(cb->slots);
   for (int i = 0; i < cb->nws; i++) ws_free(&cb->ws[i]);
   free(cb->ws);
+  rvs_basis_cache_free(&cb->basis);
   free(cb);
 }
 

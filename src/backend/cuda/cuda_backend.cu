@@ -27,6 +27,7 @@
 extern "C" {
 #include "backend/backend.h"
 #include "core/basis.h"
+#include "core/basis_cache.h"
 #include "core/doppler.h"
 #include "core/rotation.h"
 #include "core/spline.h"
@@ -480,6 +481,12 @@ typedef struct cuda_backend {
   int profile;
   cudaEvent_t ev[7];
   size_t spline_smem_max; // opt-in shared memory per block for spline_smem_kernel
+  // per wavelength grid: lam, ln lam, B on the host (basis) and their device
+  // copies (dbasis[k] mirrors the host entry whose B is dbasis_key[k])
+  rvs_basis_cache basis;
+  const double *dbasis_key[RVS_BASIS_CACHE_MAX];
+  double *dbasis[RVS_BASIS_CACHE_MAX];
+  int ndbasis;
 } cuda_backend;
 
 static int grow(void **p, size_t *cap, size_t need, size_t elem) {
@@ -643,28 +650,65 @@ static int ensure_slot_cap(cuda_backend *cb, int idx) {
 }
 
 // Per-arm device constants: lam, ln lam, 1/sigma^2, d/sigma^2, basis, band.
+// The device copy of a wavelength grid's [lam | ln lam | B] (shared by every
+// spectrum on that grid: uploaded once, kept for the backend's life), or
+// NULL when the grid is not cached.
+static int grid_arrays(cuda_backend *cb, const rvs_arm *in, double **dev) {
+  *dev = NULL;
+  const rvs_basis_entry *be = NULL;
+  int rc = rvs_basis_cache_get(&cb->basis, in->lam, in->n, cb->P, cb->opt.rbf_continuum, &be);
+  if (rc || !be) return rc;
+  for (int k = 0; k < cb->ndbasis; k++)
+    if (cb->dbasis_key[k] == be->B) {
+      *dev = cb->dbasis[k];
+      return RVS_OK;
+    }
+  if (cb->ndbasis >= RVS_BASIS_CACHE_MAX) return RVS_OK;
+  const size_t n = in->n, P = (size_t)cb->P;
+  double *d = NULL;
+  CK(cudaMalloc((void **)&d, sizeof(double) * (2 + P) * n));
+  cudaError_t e = cudaMemcpy(d, be->lam, sizeof(double) * n, cudaMemcpyHostToDevice);
+  if (e == cudaSuccess) e = cudaMemcpy(d + n, be->lnlam, sizeof(double) * n, cudaMemcpyHostToDevice);
+  if (e == cudaSuccess) e = cudaMemcpy(d + 2 * n, be->B, sizeof(double) * P * n, cudaMemcpyHostToDevice);
+  if (e != cudaSuccess) {
+    (void)cudaFree(d);
+    return cuda_fail(e, "upload of a wavelength grid", __FILE__, __LINE__);
+  }
+  cb->dbasis_key[cb->ndbasis] = be->B;
+  cb->dbasis[cb->ndbasis++] = d;
+  *dev = d;
+  return RVS_OK;
+}
+
 static int upload_arm(cuda_backend *cb, const rvs_arm *in, int setup, cu_arm *A, dslotarm *D) {
   const size_t n = in->n;
   const int P = cb->P;
   const int nd = in->resol_ndiag > 0 && in->resol ? in->resol_ndiag : 0;
-  size_t ndbl = 4 * n + (size_t)P * n + (size_t)nd * n;
+  double *dgrid = NULL;
+  int rc = grid_arrays(cb, in, &dgrid);
+  if (rc) return rc;
+  // per spectrum: [isig2 | dsig2 | band], plus [lam | ln lam | B] when the
+  // grid is not shared
+  size_t ngrid = dgrid ? 0 : 2 * n + (size_t)P * n;
+  size_t ndbl = 2 * n + (size_t)nd * n + ngrid;
   double *h = (double *)malloc(sizeof(double) * ndbl);
   if (!h) return rvs_error(RVS_ERR_NOMEM, "CUDA backend: no host memory for a spectrum");
-  double *lam = h, *lnlam = h + n, *isig2 = h + 2 * n, *dsig2 = h + 3 * n, *B = h + 4 * n;
-  double *res = B + (size_t)P * n;
+  double *isig2 = h, *dsig2 = h + n, *res = h + 2 * n;
+  double *lam = res + (size_t)nd * n, *lnlam = lam + n, *B = lam + 2 * n;
   double dtd = 0, lsig = 0;
   for (size_t i = 0; i < n; i++) {
     double s = in->sigma[i];
-    lam[i] = in->lam[i];
-    lnlam[i] = log(in->lam[i]);
+    if (!dgrid) {
+      lam[i] = in->lam[i];
+      lnlam[i] = log(in->lam[i]);
+    }
     isig2[i] = 1.0 / (s * s);
     dsig2[i] = in->flux[i] / (s * s);
     double Di = in->flux[i] / s;
     dtd += Di * Di;
   }
   for (size_t i = 0; i < n; i++) lsig += log(in->sigma[i]);
-  int rc = rvs_continuum_basis(in->lam, n, P, cb->opt.rbf_continuum, B);
-  if (rc) {
+  if (!dgrid && (rc = rvs_continuum_basis(in->lam, n, P, cb->opt.rbf_continuum, B))) {
     free(h);
     return rc;
   }
@@ -695,12 +739,13 @@ static int upload_arm(cuda_backend *cb, const rvs_arm *in, int setup, cu_arm *A,
   A->lam0 = in->lam[0];
   A->lamN = in->lam[n - 1];
   memset(D, 0, sizeof *D);
-  D->lam = dd;
-  D->lnlam = dd + n;
-  D->isig2 = dd + 2 * n;
-  D->dsig2 = dd + 3 * n;
-  D->B = dd + 4 * n;
-  D->res = nd ? dd + 4 * n + (size_t)P * n : NULL;
+  const double *g = dgrid ? dgrid : dd + 2 * n + (size_t)nd * n;
+  D->lam = (double *)g;
+  D->lnlam = (double *)g + n;
+  D->B = (double *)g + 2 * n;
+  D->isig2 = dd;
+  D->dsig2 = dd + n;
+  D->res = nd ? dd + 2 * n : NULL;
   D->n = (int)n;
   D->nd = nd;
   D->setup = setup;
@@ -1204,6 +1249,8 @@ static void cu_destroy(rvs_backend *b) {
     if (cb->pool[p]) (void)cudaFree(cb->pool[p]);
   if (cb->d_setups) (void)cudaFree(cb->d_setups);
   if (cb->d_slotarms) (void)cudaFree(cb->d_slotarms);
+  for (int k = 0; k < cb->ndbasis; k++) (void)cudaFree(cb->dbasis[k]);
+  rvs_basis_cache_free(&cb->basis);
   if (cb->stream) (void)cudaStreamDestroy(cb->stream);
   for (int k = 0; k < 7; k++)
     if (cb->ev[k]) (void)cudaEventDestroy(cb->ev[k]);
