@@ -36,6 +36,12 @@ static void usage(FILE *f, const char *prog) {
           "  --vsini-max V       their vsini uniform in [0, V] km/s (default 300)\n"
           "  --params FILE       star parameters, one line per fiber:\n"
           "                      'teff logg feh alpha vrad vsini sn' ('#' comments)\n"
+          "  --interp MODE       raw (default): interpolate ln flux of the grid's full-\n"
+          "                      resolution spectra, then rotate, shift, bin, apply the LSF\n"
+          "                      (includes the template library's interpolation error);\n"
+          "                      lsf-first: observe each grid corner through the LSF, then\n"
+          "                      interpolate ln flux (off-node stars are in the fitter's\n"
+          "                      model family: tests the fit alone)\n"
           "  --no-defects        no cosmic rays, NaN/ivar=0 stretches, sky, galaxy or dead fiber\n"
           "  --nthreads N        OpenMP threads (default: all)\n"
           "  --tileid N          TILEID (default 90001)\n"
@@ -98,6 +104,7 @@ int main(int argc, char **argv) {
                                        {"tileid", required_argument, 0, 8},
                                        {"petal", required_argument, 0, 9},
                                        {"night", required_argument, 0, 10},
+                                       {"interp", required_argument, 0, 11},
                                        {"log_level", required_argument, 0, 'l'},
                                        {"help", no_argument, 0, 'h'},
                                        {"version", no_argument, 0, 'V'},
@@ -145,6 +152,16 @@ int main(int argc, char **argv) {
         if (parse_long("night", optarg, &iv)) return 2;
         o.night = (int)iv;
         break;
+      case 11: {
+        int m = rvs_sim_interp_parse(optarg);
+        if (m < 0) {
+          fprintf(stderr, "rvs_simulate_desi: --interp: unknown mode '%s' (raw, lsf-first)\n",
+                  optarg);
+          return 2;
+        }
+        o.interp = (rvs_sim_interp)m;
+        break;
+      }
       case 'l': {
         int lv = rvs_parse_log_level(optarg);
         if (lv < 0) {

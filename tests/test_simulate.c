@@ -907,6 +907,145 @@ static void params_file(void **state) {
   assert_msg_has("stars.txt:2");
 }
 
+/* --interp lsf-first: an off-node star is the ln-flux interpolation, with the
+ * multilinear weights in (log10 teff, logg, feh, alpha), of its 16 grid
+ * corners each simulated on its own (same seed and fiber: same resolution,
+ * calibration and brightness), up to one constant (each spectrum is
+ * normalised by its own median).  The default (raw) mode is not: it
+ * interpolates before the resolution. */
+static double model_at(const rvs_sim_result *r, int a, size_t j) {
+  return (double)r->arms[a].model[j]; /* fiber 0 */
+}
+
+static void sim_one(const rvs_sim_grid *g, const rvs_sim_star *s, rvs_sim_interp mode,
+                    rvs_sim_result *res) {
+  rvs_sim_options o;
+  rvs_sim_options_default(&o);
+  o.nfibers = 0;
+  o.defects = 0;
+  o.seed = 31;
+  o.nthreads = 2;
+  o.interp = mode;
+  o.stars = s;
+  o.nstars = 1;
+  int rc = rvs_sim_run(g, &o, res);
+  if (rc) fail_msg("simulate: %s", rvs_last_error());
+}
+
+/* max over pixels of |ln(x_j / y_j) - median of ln(x / y)| */
+static double log_ratio_spread(const rvs_sim_result *x, const double *lny[RVS_SIM_NARMS]) {
+  size_t ntot = 0;
+  for (int a = 0; a < RVS_SIM_NARMS; a++) ntot += x->arms[a].npix;
+  double *d = malloc(ntot * sizeof *d), *tmp = malloc(ntot * sizeof *tmp);
+  assert_non_null(d);
+  assert_non_null(tmp);
+  size_t k = 0;
+  for (int a = 0; a < RVS_SIM_NARMS; a++)
+    for (size_t j = 0; j < x->arms[a].npix; j++, k++) {
+      assert_true(model_at(x, a, j) > 0);
+      d[k] = log(model_at(x, a, j)) - lny[a][j];
+    }
+  memcpy(tmp, d, ntot * sizeof *d);
+  double med = median(tmp, ntot), mx = 0;
+  for (k = 0; k < ntot; k++) mx = fmax(mx, fabs(d[k] - med));
+  free(d);
+  free(tmp);
+  return mx;
+}
+
+static void lsf_first_interpolates_observed_corners(void **state) {
+  (void)state;
+  char dir[1024], gdir[1100];
+  casedir(dir, sizeof dir, "lsffirst");
+  snprintf(gdir, sizeof gdir, "%s/grid", dir);
+  make_grid(gdir, GRID_STARS);
+  rvs_sim_options o0;
+  rvs_sim_options_default(&o0);
+  rvs_sim_grid g;
+  load_grid(gdir, &o0, &g);
+  assert_int_equal(rvs_sim_interp_parse("raw"), RVS_SIM_INTERP_RAW);
+  assert_int_equal(rvs_sim_interp_parse("lsf-first"), RVS_SIM_INTERP_LSF_FIRST);
+  assert_int_equal(rvs_sim_interp_parse("lsf"), -1);
+  assert_string_equal(rvs_sim_interp_name(RVS_SIM_INTERP_LSF_FIRST), "lsf-first");
+  /* the grid's cell around the star: teff 5000-6000, logg 3-5, feh -1-0, alpha 0-0.4 */
+  static const double lo[4] = {5000, 3, -1, 0}, hi[4] = {6000, 5, 0, 0.4};
+  const double vsinis[2] = {0, 80};
+  for (int case_ = 0; case_ < 2; case_++) {
+    rvs_sim_star s = {5400, 3.7, -0.35, 0.1, 123.4, vsinis[case_], 60};
+    double t[4];
+    t[0] = (log10(s.teff) - log10(lo[0])) / (log10(hi[0]) - log10(lo[0]));
+    t[1] = (s.logg - lo[1]) / (hi[1] - lo[1]);
+    t[2] = (s.feh - lo[2]) / (hi[2] - lo[2]);
+    t[3] = (s.alpha - lo[3]) / (hi[3] - lo[3]);
+    double *lny[RVS_SIM_NARMS];
+    rvs_sim_result res, craw;
+    sim_one(&g, &s, RVS_SIM_INTERP_LSF_FIRST, &res);
+    for (int a = 0; a < RVS_SIM_NARMS; a++) {
+      lny[a] = calloc(res.arms[a].npix, sizeof(double));
+      assert_non_null(lny[a]);
+    }
+    /* sum over the 16 corners of w_c ln(model_c), each corner an on-node star */
+    double wsum = 0;
+    for (int c = 0; c < 16; c++) {
+      rvs_sim_star sc = s;
+      double *pc[4] = {&sc.teff, &sc.logg, &sc.feh, &sc.alpha}, w = 1;
+      for (int d = 0; d < 4; d++) {
+        int up = (c >> d) & 1;
+        *pc[d] = up ? hi[d] : lo[d];
+        w *= up ? t[d] : 1 - t[d];
+      }
+      wsum += w;
+      rvs_sim_result rc_;
+      sim_one(&g, &sc, RVS_SIM_INTERP_RAW, &rc_);
+      for (int a = 0; a < RVS_SIM_NARMS; a++)
+        for (size_t j = 0; j < rc_.arms[a].npix; j++) {
+          assert_true(model_at(&rc_, a, j) > 0);
+          lny[a][j] += w * log(model_at(&rc_, a, j));
+        }
+      /* same resolution matrix for every corner and the off-node star */
+      assert_memory_equal(rc_.arms[1].resolution, res.arms[1].resolution,
+                          RVS_SIM_NDIAG * res.arms[1].npix * sizeof(float));
+      rvs_sim_result_free(&rc_);
+    }
+    assert_close_abs(wsum, 1.0, 1e-12);
+    /* lsf-first: equal up to a constant to float32 rounding; raw (the
+     * interpolation before the resolution) differs by far more */
+    double spread = log_ratio_spread(&res, (const double **)lny);
+    sim_one(&g, &s, RVS_SIM_INTERP_RAW, &craw);
+    double spread_raw = log_ratio_spread(&craw, (const double **)lny);
+    print_message("vsini %g: max |ln(model / corner interpolation)| about its median: "
+                  "lsf-first %.2g, raw %.2g\n", s.vsini, spread, spread_raw);
+    if (spread > 2e-6)
+      fail_msg("vsini %g: lsf-first differs from the corners by %g", s.vsini, spread);
+    if (spread_raw < 1e-3)
+      fail_msg("vsini %g: raw mode equals the corner interpolation (%g)", s.vsini, spread_raw);
+    /* same star, same noise-free level: the truth and S/N are those asked for */
+    assert_close_abs(res.truth[0].feh, s.feh, 0);
+    assert_close_rel(res.truth[0].sn[1], s.sn, 1e-6, 0);
+    rvs_sim_result_free(&craw);
+    rvs_sim_result_free(&res);
+    for (int a = 0; a < RVS_SIM_NARMS; a++) free(lny[a]);
+  }
+  /* at a node both modes give the same spectrum (up to the normalisation:
+   * raw divides by the median before the resolution, lsf-first after it) */
+  rvs_sim_star node = {6000, 3, -1, 0.4, -40, 30, 40};
+  rvs_sim_result a, b;
+  sim_one(&g, &node, RVS_SIM_INTERP_RAW, &a);
+  sim_one(&g, &node, RVS_SIM_INTERP_LSF_FIRST, &b);
+  double *lna[RVS_SIM_NARMS];
+  for (int k = 0; k < RVS_SIM_NARMS; k++) {
+    lna[k] = malloc(a.arms[k].npix * sizeof(double));
+    assert_non_null(lna[k]);
+    for (size_t j = 0; j < a.arms[k].npix; j++) lna[k][j] = log(model_at(&a, k, j));
+  }
+  double spread_node = log_ratio_spread(&b, (const double **)lna);
+  if (spread_node > 2e-6) fail_msg("at a node the two modes differ by %g", spread_node);
+  for (int k = 0; k < RVS_SIM_NARMS; k++) free(lna[k]);
+  rvs_sim_result_free(&a);
+  rvs_sim_result_free(&b);
+  rvs_sim_grid_free(&g);
+}
+
 /* The random parameters follow the documented mix. */
 static void random_parameter_mix(void **state) {
   (void)state;
@@ -955,6 +1094,7 @@ static const struct CMUnitTest tests[] = {
     cmocka_unit_test(grid_errors),
     cmocka_unit_test(params_file),
     cmocka_unit_test(random_parameter_mix),
+    cmocka_unit_test(lsf_first_interpolates_observed_corners),
 };
 
 RVS_TEST_MAIN(tests)

@@ -332,6 +332,8 @@ static int write_sim_keys(fitsfile *fp, const rvs_sim_result *r, const char *gri
   fits_write_key(fp, TDOUBLE, "SIMVSFR", &v, "fraction of rotating stars", &fs);
   v = o->vsini_max;
   fits_write_key(fp, TDOUBLE, "SIMVSMAX", &v, "[km/s] maximum vsini", &fs);
+  fits_write_key_str(fp, "SIMINTRP", rvs_sim_interp_name(o->interp),
+                     "grid interpolation: raw or lsf-first", &fs);
   if (grid_dir) {
     fits_write_key_longwarn(fp, &fs);
     fits_write_key_longstr(fp, "SIMGRID", grid_dir, "template grid", &fs);

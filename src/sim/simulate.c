@@ -39,6 +39,18 @@ void rvs_sim_options_default(rvs_sim_options *o) {
   o->tileid = 90001;
   o->petal = 4;
   o->night = 20240315;
+  o->interp = RVS_SIM_INTERP_RAW;
+}
+
+int rvs_sim_interp_parse(const char *name) {
+  if (!name) return -1;
+  if (!strcmp(name, "raw")) return RVS_SIM_INTERP_RAW;
+  if (!strcmp(name, "lsf-first")) return RVS_SIM_INTERP_LSF_FIRST;
+  return -1;
+}
+
+const char *rvs_sim_interp_name(rvs_sim_interp m) {
+  return m == RVS_SIM_INTERP_LSF_FIRST ? "lsf-first" : "raw";
 }
 
 int rvs_sim_desi_wave(char arm, double **wave, size_t *npix) {
@@ -355,6 +367,7 @@ typedef struct workspace {
   double *bin[RVS_SIM_NARMS];         /* per arm, pixel-sized */
   double *rows[RVS_SIM_NARMS];        /* [npix][11] */
   double *conv[RVS_SIM_NARMS], *var[RVS_SIM_NARMS];
+  double *acc[RVS_SIM_NARMS];         /* lsf-first: sum of w ln(corner) */
   double *scratch;                    /* max npix */
 } workspace;
 
@@ -367,6 +380,7 @@ static void ws_free(workspace *w) {
     free(w->rows[a]);
     free(w->conv[a]);
     free(w->var[a]);
+    free(w->acc[a]);
   }
   free(w->scratch);
 }
@@ -386,7 +400,8 @@ static int ws_alloc(workspace *w, const rvs_sim_grid *g, const rvs_sim_result *r
     w->rows[a] = malloc(n * RVS_SIM_NDIAG * sizeof(double));
     w->conv[a] = malloc(n * sizeof(double));
     w->var[a] = malloc(n * sizeof(double));
-    bad |= !w->bin[a] || !w->rows[a] || !w->conv[a] || !w->var[a];
+    w->acc[a] = malloc(n * sizeof(double));
+    bad |= !w->bin[a] || !w->rows[a] || !w->conv[a] || !w->var[a] || !w->acc[a];
   }
   w->scratch = malloc(mx * sizeof(double));
   bad |= !w->scratch;
@@ -397,28 +412,12 @@ static int ws_alloc(workspace *w, const rvs_sim_grid *g, const rvs_sim_result *r
   return RVS_OK;
 }
 
-/* Noise-free star spectrum on the DESI pixels before resolution, in ws->bin,
- * normalised to a median of 1 in the R arm. */
-static int star_binned(const rvs_sim_grid *g, const rvs_sim_star *s, const rvs_sim_result *res,
-                       workspace *ws) {
-  double p[4] = {s->teff, s->logg, s->feh, s->alpha};
-  long idx[16];
-  double w[16];
-  int n;
-  int rc = rvs_sim_grid_weights(g, p, idx, w, &n);
-  if (rc) return rc;
+/* Rotate, Doppler-shift and bin ws->spec (grid pixels; overwritten) onto the
+ * DESI pixels of every arm, into ws->bin. */
+static int shift_and_bin(const rvs_sim_grid *g, const rvs_sim_star *s, const rvs_sim_result *res,
+                         workspace *ws) {
   size_t np = g->npix;
-  /* Interpolate ln(flux), as rvspecfit's template libraries do (specs_*.h5
-   * hold ln flux): simulated stars between grid nodes are then members of
-   * the model family the fitter uses (up to the interpolation scheme), and
-   * the fit can be tested for bias off the nodes. */
-  for (size_t i = 0; i < np; i++) ws->spec[i] = 0;
-  for (int k = 0; k < n; k++) {
-    const float *f = g->flux + (size_t)idx[k] * np;
-    double wk = w[k];
-    for (size_t i = 0; i < np; i++) ws->spec[i] += wk * log(f[i] > 0 ? (double)f[i] : 1e-300);
-  }
-  for (size_t i = 0; i < np; i++) ws->spec[i] = exp(ws->spec[i]);
+  int rc;
   if (s->vsini > 0) {
     double dv = C_KMS * g->dlnwave;
     if ((rc = rotate(ws->spec, ws->tmp, np, dv, s->vsini))) return rc;
@@ -432,15 +431,75 @@ static int star_binned(const rvs_sim_grid *g, const rvs_sim_star *s, const rvs_s
   double dfac = doppler_factor(s->vrad);
   for (int a = 0; a < RVS_SIM_NARMS; a++)
     bin_to_pixels(g, ws->spec, ws->cum, res->arms[a].wave, res->arms[a].npix, dfac, ws->bin[a]);
+  return RVS_OK;
+}
+
+/* Divide out[a] (every arm) by the median of out[R] (must be positive). */
+static int normalise_median(const rvs_sim_grid *g, const rvs_sim_star *s,
+                            const rvs_sim_result *res, workspace *ws,
+                            double *out[RVS_SIM_NARMS]) {
   size_t nr = res->arms[R_ARM].npix;
-  memcpy(ws->scratch, ws->bin[R_ARM], nr * sizeof(double));
+  memcpy(ws->scratch, out[R_ARM], nr * sizeof(double));
   double med = median_inplace(ws->scratch, nr);
   if (!(med > 0) || !isfinite(med))
     return rvs_error(RVS_ERR_NUMERIC, "%s: template flux is not positive near teff=%g logg=%g",
                      g->dir, s->teff, s->logg);
   for (int a = 0; a < RVS_SIM_NARMS; a++)
-    for (size_t j = 0; j < res->arms[a].npix; j++) ws->bin[a][j] /= med;
+    for (size_t j = 0; j < res->arms[a].npix; j++) out[a][j] /= med;
   return RVS_OK;
+}
+
+static double safe_log(double x) { return log(x > 0 ? x : 1e-300); }
+
+/* Noise-free star spectrum on the DESI pixels, normalised to a median of 1 in
+ * the R arm.  RAW: before resolution, in ws->bin (*resolved = 0).  LSF_FIRST:
+ * after the fiber's resolution (ws->rows, made beforehand), in ws->conv
+ * (*resolved = 1). */
+static int star_spectrum(const rvs_sim_grid *g, const rvs_sim_star *s, rvs_sim_interp mode,
+                         const rvs_sim_result *res, workspace *ws, int *resolved) {
+  double p[4] = {s->teff, s->logg, s->feh, s->alpha};
+  long idx[16];
+  double w[16];
+  int n;
+  int rc = rvs_sim_grid_weights(g, p, idx, w, &n);
+  if (rc) return rc;
+  size_t np = g->npix;
+  *resolved = 0;
+  if (mode == RVS_SIM_INTERP_LSF_FIRST) {
+    /* Each corner observed on its own (rotation, shift, pixel mean, the
+     * fiber's resolution), then ln flux interpolated between the observed
+     * corners: the order of rvspecfit's template libraries (convolve every
+     * grid spectrum, then interpolate ln flux). */
+    for (int a = 0; a < RVS_SIM_NARMS; a++)
+      for (size_t j = 0; j < res->arms[a].npix; j++) ws->acc[a][j] = 0;
+    for (int k = 0; k < n; k++) {
+      const float *f = g->flux + (size_t)idx[k] * np;
+      for (size_t i = 0; i < np; i++) ws->spec[i] = f[i];
+      if ((rc = shift_and_bin(g, s, res, ws))) return rc;
+      for (int a = 0; a < RVS_SIM_NARMS; a++) {
+        size_t na = res->arms[a].npix;
+        apply_resolution(ws->rows[a], ws->bin[a], na, ws->conv[a]);
+        for (size_t j = 0; j < na; j++) ws->acc[a][j] += w[k] * safe_log(ws->conv[a][j]);
+      }
+    }
+    for (int a = 0; a < RVS_SIM_NARMS; a++)
+      for (size_t j = 0; j < res->arms[a].npix; j++) ws->conv[a][j] = exp(ws->acc[a][j]);
+    *resolved = 1;
+    return normalise_median(g, s, res, ws, ws->conv);
+  }
+  /* Interpolate ln(flux), as rvspecfit's template libraries do (specs_*.h5
+   * hold ln flux), but at the grid's full resolution: a star between grid
+   * nodes differs from the library's interpolation of convolved spectra by
+   * the template-interpolation error (see rvs_sim_interp). */
+  for (size_t i = 0; i < np; i++) ws->spec[i] = 0;
+  for (int k = 0; k < n; k++) {
+    const float *f = g->flux + (size_t)idx[k] * np;
+    double wk = w[k];
+    for (size_t i = 0; i < np; i++) ws->spec[i] += wk * log(f[i] > 0 ? (double)f[i] : 1e-300);
+  }
+  for (size_t i = 0; i < np; i++) ws->spec[i] = exp(ws->spec[i]);
+  if ((rc = shift_and_bin(g, s, res, ws))) return rc;
+  return normalise_median(g, s, res, ws, ws->bin);
 }
 
 static void put_stretch(rvs_sim_rng *r, const rvs_sim_result *res, char *arm_out, int32_t *start,
@@ -477,6 +536,7 @@ static int simulate_fiber(const rvs_sim_grid *g, const rvs_sim_options *o, size_
   draw_calib(&rcal, &cc);
   double sn = plan->star.sn;
   double scale = 1.0, ksky = 1.0;
+  int resolved = 0; /* ws->conv already holds R @ binned */
 
   if (plan->kind == RVS_SIM_STAR || plan->kind == RVS_SIM_MASKED) {
     const rvs_sim_star *s = &plan->star;
@@ -486,7 +546,7 @@ static int simulate_fiber(const rvs_sim_grid *g, const rvs_sim_options *o, size_
     t->alpha = s->alpha;
     t->vrad = s->vrad;
     t->vsini = s->vsini;
-    if ((rc = star_binned(g, s, res, ws))) return rc;
+    if ((rc = star_spectrum(g, s, o->interp, res, ws, &resolved))) return rc;
     /* Brighter stars get higher S/N (with scatter). */
     scale = 0.05 * pow(sn, 1.3) * rvs_sim_rng_range(&rcal, 0.7, 1.4);
   } else {
@@ -508,7 +568,7 @@ static int simulate_fiber(const rvs_sim_grid *g, const rvs_sim_options *o, size_
   /* Model = calibration x (R @ binned). */
   for (int a = 0; a < RVS_SIM_NARMS; a++) {
     rvs_sim_arm *A = &res->arms[a];
-    apply_resolution(ws->rows[a], ws->bin[a], A->npix, ws->conv[a]);
+    if (!resolved) apply_resolution(ws->rows[a], ws->bin[a], A->npix, ws->conv[a]);
     float *model = A->model + f * A->npix, *calib = A->calib + f * A->npix;
     for (size_t j = 0; j < A->npix; j++) {
       double c = scale * calib_at(&cc, A->wave[j]);
@@ -761,6 +821,8 @@ int rvs_sim_run(const rvs_sim_grid *g, const rvs_sim_options *o, rvs_sim_result 
   if (!(o->vrad_max >= 0 && o->vrad_max < 0.1 * C_KMS) || !(o->vsini_max >= 0) ||
       !(o->vsini_frac >= 0 && o->vsini_frac <= 1))
     return rvs_error(RVS_ERR_ARG, "simulator: bad velocity options");
+  if (o->interp != RVS_SIM_INTERP_RAW && o->interp != RVS_SIM_INTERP_LSF_FIRST)
+    return rvs_error(RVS_ERR_ARG, "simulator: unknown interpolation mode %d", (int)o->interp);
   if (o->petal < 0 || o->petal > 9)
     return rvs_error(RVS_ERR_ARG, "simulator: petal %d not in 0..9", o->petal);
   size_t nstars = o->stars ? o->nstars : 0;

@@ -43,6 +43,25 @@ typedef struct rvs_sim_star {
   double sn;                     /* target median S/N per pixel in the R arm */
 } rvs_sim_star;
 
+/* Where the grid interpolation happens in the forward model (docs/SIMULATOR.md).
+ * RAW: ln flux of the grid's full-resolution spectra is interpolated, then the
+ * star is rotated, shifted, binned and convolved with the fiber's resolution
+ * (a real star is not a template interpolation: the fit also meets the
+ * template library's interpolation error).  LSF_FIRST: each grid corner of
+ * the star's cell goes through rotation, shift, binning and the fiber's
+ * resolution on its own, then ln flux is interpolated between these observed
+ * corner spectra with the same weights, as the template library interpolates
+ * ln flux between spectra already convolved to the instrument: a star off the
+ * grid nodes is then in the fitter's model family (tests the fit alone). */
+typedef enum rvs_sim_interp {
+  RVS_SIM_INTERP_RAW = 0,
+  RVS_SIM_INTERP_LSF_FIRST = 1
+} rvs_sim_interp;
+
+/* "raw" / "lsf-first" <-> enum; parse returns -1 for an unknown name. */
+int rvs_sim_interp_parse(const char *name);
+const char *rvs_sim_interp_name(rvs_sim_interp m);
+
 typedef struct rvs_sim_options {
   size_t nfibers;        /* 0 with `stars`: one fiber per star (+ specials) */
   uint64_t seed;
@@ -55,6 +74,7 @@ typedef struct rvs_sim_options {
   int64_t tileid;
   int petal;             /* 0..9; FIBER = 500*petal + row */
   int night;             /* YYYYMMDD */
+  rvs_sim_interp interp; /* RVS_SIM_INTERP_RAW (default) or _LSF_FIRST */
   /* Given star parameters (e.g. from --params): fibers 0..nstars-1 are these
    * stars; with defects on, a sky, a galaxy and a masked fiber follow. */
   const rvs_sim_star *stars;
