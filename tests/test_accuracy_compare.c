@@ -114,10 +114,10 @@ static void compare_counts_and_fractions(void **state) {
   assert_int_equal(p.nok[RVS_PAR_FEH], 10);
   assert_int_equal(p.nok[RVS_PAR_ALPHAFE], 10);
   assert_int_equal(p.nok[RVS_PAR_VSINI], 9);
-  assert_int_equal(p.nall, 6); /* 2, 4, 5, 8 fail */
+  assert_int_equal(p.nall, 7); /* 2, 4, 5 fail (VSINI, row 8, has no error: not in 'all') */
   assert_int_equal(p.nwarn, 9);
   assert_true(p.frac[RVS_PAR_VRAD] == 0.8);
-  assert_true(p.frac_all == 0.6);
+  assert_true(p.frac_all == 0.7);
   assert_true(p.frac_warn == 0.9);
   assert_int_equal(p.npull, 8); /* not 3 (NaN) nor 4 (NaN against a number) */
   assert_close_abs(p.max_pull, 0.5, 1e-12);
@@ -142,12 +142,35 @@ static void compare_sn_cut_and_missing_column(void **state) {
   assert_false(p.present[RVS_PAR_ALPHAFE]);
   assert_true(isnan(p.frac[RVS_PAR_ALPHAFE]));
   assert_true(p.frac[RVS_PAR_VRAD] == 1);
-  assert_true(p.frac_all == 0.75); /* 5 and 8 */
+  assert_true(p.frac_all == 0.875); /* 5 */
   assert_true(p.frac_warn == 0.875);
   assert_close_abs(p.max_pull, 0.04, 1e-12);
   /* a looser tolerance lets the LOGG row through */
   assert_int_equal(rvs_parity_compute(W "/a2.fits", W "/b2.fits", 0.25, 5, &p, NULL, 0), 0);
-  assert_int_equal(p.nall, 7);
+  assert_int_equal(p.nall, 8);
+}
+
+/* An error of 0 or NaN in A: the column's median error of A is the scale. */
+static void compare_error_fallback(void **state) {
+  (void)state;
+  assert_int_equal(sh("mkdir -p " W), 0);
+  row a[5], b[5];
+  for (int i = 0; i < 5; i++) {
+    a[i] = base;
+    a[i].tid = 50 + i;
+  }
+  a[1].logg_err = 0;   /* median LOGG_ERR of A stays 0.1 */
+  a[2].logg_err = NAN;
+  for (int i = 0; i < 5; i++) b[i] = a[i];
+  b[1].logg += 0.001;  /* 0.01 of the median error: passes */
+  b[2].logg += 0.1;    /* 1 median error: fails */
+  write_rvtab(W "/a5.fits", a, 5, 1);
+  write_rvtab(W "/b5.fits", b, 5, 1);
+  rvs_parity p;
+  assert_int_equal(rvs_parity_compute(W "/a5.fits", W "/b5.fits", 0.05, -INFINITY, &p, NULL, 0), 0);
+  assert_int_equal(p.nused, 5);
+  assert_int_equal(p.nok[RVS_PAR_LOGG], 4);
+  assert_int_equal(p.nall, 4);
 }
 
 /* 200 rows: 2 VRAD failures give 0.99 exactly (passes), 3 give 0.985. */
@@ -195,7 +218,7 @@ static void program_exit_status_and_parity_line(void **state) {
   assert_int_equal(sh("cat " W "/out1.txt >&2"), 0);
   assert_int_equal(sh("grep -q '^PARITY na=11 nb=11 matched=10 only_a=1 only_b=1 used=10 tol=0.05 "
                       "min_sn=-inf vrad=0.800000 teff=1.000000 logg=0.900000 feh=1.000000 "
-                      "alphafe=1.000000 vsini=0.900000 all=0.600000 warn=0.900000 max_pull=0.5 "
+                      "alphafe=1.000000 vsini=0.900000 all=0.700000 warn=0.900000 max_pull=0.5 "
                       "med_pull=0 pass=0$' " W "/out1.txt"),
                    0);
   /* the NaN-against-number row is the worst one listed */
@@ -203,7 +226,7 @@ static void program_exit_status_and_parity_line(void **state) {
   assert_int_equal(prog("--compare " W "/a4.fits " W "/a4.fits", W "/out2.txt"), 0);
   assert_int_equal(sh("grep -q '^PARITY .* pass=1$' " W "/out2.txt"), 0);
   assert_int_equal(prog("--compare --min_sn 5 --tol 0.25 " W "/a4.fits " W "/b4.fits", W "/out3.txt"), 1);
-  assert_int_equal(sh("grep -q '^PARITY .* used=8 tol=0.25 min_sn=5 vrad=1.000000 .* all=0.875000 warn=0.875000 ' " W "/out3.txt"), 0);
+  assert_int_equal(sh("grep -q '^PARITY .* used=8 tol=0.25 min_sn=5 vrad=1.000000 .* all=1.000000 warn=0.875000 ' " W "/out3.txt"), 0);
   /* bad option, missing file */
   assert_int_equal(prog("--compare --tol 0 " W "/a4.fits " W "/b4.fits", W "/out4.txt"), 2);
   assert_int_equal(prog("--compare " W "/a4.fits " W "/nope.fits", W "/out5.txt"), 2);
@@ -216,6 +239,7 @@ static const struct CMUnitTest tests[] = {
     cmocka_unit_test(compare_counts_and_fractions),
     cmocka_unit_test(compare_sn_cut_and_missing_column),
     cmocka_unit_test(compare_pass_boundary),
+    cmocka_unit_test(compare_error_fallback),
     cmocka_unit_test(program_exit_status_and_parity_line),
 };
 

@@ -392,6 +392,17 @@ int rvs_parity_compute(const char *path_a, const char *path_b, double tol, doubl
     rc = rvs_error(RVS_ERR_NOMEM, "no memory");
     goto done;
   }
+  /* An error that is NaN or 0 (a parameter at the grid's edge, a bad
+   * Hessian) gives no scale: use the median error of that column in A. */
+  double med_err[RVS_PAR_N];
+  for (int k = 0; k < RVS_PAR_N; k++) {
+    med_err[k] = NAN;
+    if (!p->present[k] || k == RVS_PAR_VSINI) continue;
+    size_t m = 0;
+    for (long q = 0; q < A.n; q++)
+      if (isfinite(A.e[k][q]) && A.e[k][q] > 0) pull[m++] = A.e[k][q];
+    if (m) med_err[k] = median(pull, m);
+  }
   size_t i = 0, j = 0, na = (size_t)A.n, nb = (size_t)B.n;
   while (i < na && j < nb) {
     if (sa[i].tid < sb[j].tid) {
@@ -415,10 +426,11 @@ int rvs_parity_compute(const char *path_a, const char *path_b, double tol, doubl
     int all = 1;
     for (int k = 0; k < RVS_PAR_N; k++) {
       if (!p->present[k]) continue;
-      double a = A.v[k][ia], b = B.v[k][ib];
-      double s = par_score(a, b, par_thr(k, a, A.e[k][ia], tol));
+      double a = A.v[k][ia], b = B.v[k][ib], e = A.e[k][ia];
+      if (k != RVS_PAR_VSINI && !(isfinite(e) && e > 0)) e = med_err[k];
+      double s = par_score(a, b, par_thr(k, a, e, tol));
       if (s < 1) p->nok[k]++;
-      else all = 0;
+      else if (k != RVS_PAR_VSINI) all = 0; /* no error column: reported, not in 'every' */
       if (s > r->score) {
         r->score = s;
         r->worst = k;
@@ -475,7 +487,8 @@ void rvs_parity_print(const rvs_parity *p, double tol, double min_sn, FILE *out)
     fprintf(out, "compared (max arm S/N of A > %g): %zu\n", min_sn, p->nused);
   else
     fprintf(out, "compared (no S/N cut): %zu\n", p->nused);
-  fprintf(out, "within tolerance: |A-B| < %g * ERR_A (VSINI: < max(%g |A|, %g km/s)); "
+  fprintf(out, "within tolerance: |A-B| < %g * ERR_A (ERR_A NaN or 0: the column's median "
+               "error; VSINI: < max(%g |A|, %g km/s), not part of 'every param'); "
                "NaN == NaN\n", tol, RVS_PARITY_VSINI_REL, RVS_PARITY_VSINI_ABS);
   for (int k = 0; k < RVS_PAR_N; k++) {
     if (p->present[k])

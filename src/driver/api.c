@@ -96,7 +96,26 @@ int rvs_context_create(const rvs_config *cfg, const rvs_options *opt, rvs_contex
 void rvs_context_free(rvs_context *ctx) {
   if (!ctx) return;
 #ifdef RVS_HAVE_CUDA
-  if (ctx->ccf_gpu) rvs_ccf_gpu_free(ctx->ccf_gpu);
+  if (ctx->be && strcmp(ctx->be->name, "cuda") == 0) {
+    rvs_cuda_stats cs;
+    rvs_backend_cuda_stats(ctx->be, &cs);
+    rvs_log(RVS_LOG_INFO,
+            "CUDA backend: %lld requests on the GPU, %lld on the CPU (%lld sent back by the GPU "
+            "path), %lld templates, %lld device passes, %lld retries; host planning %.2f s, "
+            "device %.2f s; device ms: upload %.0f, interpolation %.0f, vsini %.0f, spline %.0f, "
+            "likelihood %.0f, finish %.0f",
+            cs.gpu_requests, cs.cpu_requests, cs.cpu_fallbacks, cs.templates, cs.sub_batches,
+            cs.oom_retries, cs.host_seconds, cs.device_seconds, cs.phase_ms[0], cs.phase_ms[1],
+            cs.phase_ms[2], cs.phase_ms[3], cs.phase_ms[4], cs.phase_ms[5]);
+  }
+  if (ctx->ccf_gpu) {
+    rvs_ccf_gpu_stats gs;
+    rvs_ccf_gpu_get_stats(ctx->ccf_gpu, &gs);
+    rvs_log(RVS_LOG_INFO, "CCF on the GPU: %zu calls, %zu passes, host preprocessing %.2f s, "
+            "waiting for the device %.2f s, total %.2f s", gs.calls, gs.passes, gs.host_prep_s,
+            gs.wait_s, gs.total_s);
+    rvs_ccf_gpu_free(ctx->ccf_gpu);
+  }
 #endif
   ctx->be->destroy(ctx->be);
   rvs_template_lib_close(&ctx->lib);
