@@ -101,11 +101,13 @@ void rvs_context_free(rvs_context *ctx) {
     rvs_backend_cuda_stats(ctx->be, &cs);
     rvs_log(RVS_LOG_INFO,
             "CUDA backend: %lld requests on the GPU, %lld on the CPU (%lld sent back by the GPU "
-            "path), %lld templates, %lld device passes, %lld retries; host planning %.2f s, "
+            "path: %lld planning, %lld device flag), %lld templates, %lld device passes, %lld "
+            "retries; CPU requests %.2f s, host planning %.2f s, "
             "device %.2f s; device ms: upload %.0f, interpolation %.0f, vsini %.0f, spline %.0f, "
             "likelihood %.0f, finish %.0f",
-            cs.gpu_requests, cs.cpu_requests, cs.cpu_fallbacks, cs.templates, cs.sub_batches,
-            cs.oom_retries, cs.host_seconds, cs.device_seconds, cs.phase_ms[0], cs.phase_ms[1],
+            cs.gpu_requests, cs.cpu_requests, cs.cpu_fallbacks, cs.fb_host, cs.fb_device,
+            cs.templates, cs.sub_batches,
+            cs.oom_retries, cs.cpu_seconds, cs.host_seconds, cs.device_seconds, cs.phase_ms[0], cs.phase_ms[1],
             cs.phase_ms[2], cs.phase_ms[3], cs.phase_ms[4], cs.phase_ms[5]);
   }
   if (ctx->ccf_gpu) {

@@ -1140,6 +1140,8 @@ static int gpu_pass(cuda_backend *cb, const rvs_eval_request *req, const int *gi
   for (size_t i = 0; i < nr; i++) {
     int ri = gidx[i];
     if (!ok[i] || cb->h_flag[i]) {
+      if (!ok[i]) cb->stats.fb_host++;
+      else cb->stats.fb_device++;
       cb->fb_idx[(*nfb)++] = ri;
       continue;
     }
@@ -1227,7 +1229,9 @@ static int cu_evaluate(rvs_backend *b, const rvs_eval_request *req, size_t n, rv
       else merged[k++] = f[na + j++];
     }
     for (k = 0; k < nfb; k++) sub[k] = req[merged[k]];
+    double tc = wall_seconds();
     rc = cb->cpu->evaluate(cb->cpu, sub, nfb, sres);
+    cb->stats.cpu_seconds += wall_seconds() - tc;
     if (rc == RVS_OK)
       for (k = 0; k < nfb; k++) res[merged[k]] = sres[k];
     free(merged); free(sub); free(sres);

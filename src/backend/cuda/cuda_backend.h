@@ -34,12 +34,15 @@ int rvs_backend_cuda_create(struct rvs_template_lib *lib, const struct rvs_backe
 typedef struct rvs_cuda_stats {
   long long gpu_requests;      /* CHISQ requests answered by the GPU */
   long long cpu_requests;      /* requests answered by the internal CPU backend */
-  long long cpu_fallbacks;     /* ... of which CHISQ requests sent back by the GPU path */
+  long long cpu_fallbacks;     /* ... of which CHISQ requests sent back by the GPU path: */
+  long long fb_host;           /*     planning (template/spline/coverage) */
+  long long fb_device;         /*     device flag (Cholesky, non-finite, bad template) */
   long long templates;         /* templates built on the device */
   long long sub_batches;       /* device passes */
   long long oom_retries;       /* device allocation failures that shrank the batch */
   double host_seconds;         /* wall time of the host planning of the device passes */
   double device_seconds;       /* wall time from upload to results on the host */
+  double cpu_seconds;          /* wall time of the internal CPU backend's requests */
   /* With the environment variable RVS_CUDA_PROFILE=1: device milliseconds per
    * phase (upload, interpolation, vsini, spline, likelihood, finish+download),
    * from CUDA events. */
