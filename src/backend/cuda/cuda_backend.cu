@@ -69,6 +69,7 @@ typedef struct dsetup {
 
 typedef struct dslotarm {
   const double *lam, *lnlam, *isig2, *dsig2, *B, *res;
+  const double *D, *isig;  // d/sigma and 1/sigma: the explicit residual
   int n, nd, setup, pad;
   double DtD, slsig;       // sum (d/sigma)^2, sum ln sigma
 } dslotarm;
@@ -331,7 +332,7 @@ static const chisq_fn chisq_kernels[RVS_CUDA_MAX_NPOLY + 1] = {
 __global__ void finish_kernel(const dreq *__restrict__ reqs, const dreqarm *__restrict__ ra,
                               int nreq, const ditem *__restrict__ items,
                               const dslotarm *__restrict__ slotarms,
-                              const double *__restrict__ acc, const int *__restrict__ tflag,
+                              double *__restrict__ acc, const int *__restrict__ tflag,
                               int P, int penalty, double *__restrict__ out_m2,
                               int *__restrict__ out_flag) {
   const int r = blockIdx.x * blockDim.x + threadIdx.x;
@@ -357,7 +358,7 @@ __global__ void finish_kernel(const dreq *__restrict__ reqs, const dreqarm *__re
       break;
     }
     if (penalty) total += A.outside * R.badchi;
-    const double *s = acc + (size_t)A.item * NACC;
+    const double *s = acc + (size_t)A.item * NACC;  // read before the coefficients overwrite it
     int q = 0;
     for (int j = 0; j < P; j++)
       for (int k = j; k < P; k++, q++) L[k * P + j] = s[q]; // lower triangle, row k col j
@@ -399,18 +400,106 @@ __global__ void finish_kernel(const dreq *__restrict__ reqs, const dreqarm *__re
       for (int k = i + 1; k < P; k++) t -= L[k * P + i] * y[k];
       y[i] = t / L[i * P + i];
     }
-    double va = 0.0;
-    for (int j = 0; j < P; j++) va += v[j] * y[j];
+    // the residual |D - S^T a|^2 is summed over the pixels by resid_kernel
+    // (as the CPU: DtD - v.a would lose log10(DtD/residual) digits)
+    double *co = (double *)acc + (size_t)A.item * NACC;
+    for (int j = 0; j < P; j++) co[j] = y[j];
     const dslotarm SA = slotarms[items[A.item].slotarm];
-    const double m2 = ld + 2 * SA.slsig + (SA.DtD - va);
-    if (!isfinite(m2)) {
-      flag = 1;
-      break;
-    }
-    total += m2;
+    total += ld + 2 * SA.slsig;
   }
   out_m2[r] = flag ? NAN : total;
   out_flag[r] = flag;
+}
+
+// The explicit residual of an item: sum_i (D_i - t_i/sigma_i * sum_j a_j B_j(i))^2,
+// t the Doppler-shifted, band-convolved template (sampled as in the chisq
+// kernels), a the coefficients finish_kernel left at the start of the item's
+// accumulators; the sum goes to acc[item][P].  One warp per item.
+__global__ void __launch_bounds__(CHISQ_THREADS)
+resid_kernel(const ditem *__restrict__ items, int nitems, const dslotarm *__restrict__ slotarms,
+             const dsetup *__restrict__ setups, const dtpl *__restrict__ tpls,
+             const double *__restrict__ tbuf, double *__restrict__ acc, int P, int hmax) {
+  extern __shared__ double chisq_smem[];
+  const int lane = threadIdx.x & 31;
+  const int warp = threadIdx.x >> 5;
+  const int item = blockIdx.x * (CHISQ_THREADS / 32) + warp;
+  if (item >= nitems) return;
+  double *buf = chisq_smem + (size_t)warp * (CHISQ_CHUNK + 2 * hmax);
+  const ditem it = items[item];
+  const dslotarm A = slotarms[it.slotarm];
+  const dtpl T = tpls[it.tpl];
+  const dsetup S = setups[T.setup];
+  const double *y = tbuf + T.buf + S.nt;
+  const double *z = tbuf + T.buf + 2 * (long long)S.nt;
+  const int n = A.n, nd = A.nd, h = nd > 0 ? (nd - 1) / 2 : 0;
+  const double shrink = it.shrink, lnoff = it.lnoff;
+  const int NACC = P * (P + 1) / 2 + P;
+  double *co = acc + (size_t)item * NACC;
+  double a[RVS_CUDA_MAX_NPOLY];
+#pragma unroll
+  for (int j = 0; j < RVS_CUDA_MAX_NPOLY; j++) a[j] = j < P ? co[j] : 0.0;
+  double sum = 0.0;
+  for (int c0 = 0; c0 < n; c0 += CHISQ_CHUNK) {
+    const int lo = c0 - h;
+    const int hi = min(c0 + CHISQ_CHUNK, n) + h;
+    for (int idx = lo + lane; idx < hi; idx += 32) {
+      double t = 0.0;
+      if (idx >= 0 && idx < n) {
+        double q = A.lam[idx] * shrink;
+        double guess = S.grid_kind == RVS_GRID_LOG ? (A.lnlam[idx] + lnoff) * S.inv_dx
+                                                   : (q - S.x0) * S.inv_dx;
+        t = spline_value(&S, y, z, q, guess);
+      }
+      buf[idx - lo] = t;
+    }
+    __syncwarp();
+#pragma unroll 1
+    for (int p = 0; p < CHISQ_CHUNK / 32; p++) {
+      const int i = c0 + p * 32 + lane;
+      if (i >= n) break;
+      double tt;
+      if (nd > 0) {
+        const double *row = A.res + (size_t)i * nd;
+        const double *src = buf + (i - c0);
+        tt = 0.0;
+        for (int m = 0; m < nd; m++) tt += row[m] * src[m];
+      } else {
+        tt = buf[i - c0];
+      }
+      double c = a[0] * A.B[i];
+#pragma unroll
+      for (int j = 1; j < RVS_CUDA_MAX_NPOLY; j++)
+        if (j < P) c += a[j] * A.B[(size_t)j * n + i];
+      const double rr = A.D[i] - (tt * A.isig[i]) * c;
+      sum += rr * rr;
+    }
+    __syncwarp();
+  }
+  sum = warp_sum(sum);
+  if (lane == 0) co[P] = sum;
+}
+
+// -2 ln L of each request: finish_kernel's part plus the residuals of its
+// arms, in arm order; a non-finite value goes to the CPU.
+__global__ void finish2_kernel(const dreq *__restrict__ reqs, const dreqarm *__restrict__ ra,
+                               int nreq, const int *__restrict__ tflag,
+                               const double *__restrict__ acc, int P,
+                               double *__restrict__ out_m2, int *__restrict__ out_flag) {
+  const int r = blockIdx.x * blockDim.x + threadIdx.x;
+  if (r >= nreq || out_flag[r]) return;
+  const dreq R = reqs[r];
+  const int NACC = P * (P + 1) / 2 + P;
+  double total = out_m2[r];
+  for (int a = 0; a < R.narms; a++) {
+    const dreqarm A = ra[(size_t)r * RVS_MAXARMS + a];
+    if (A.item < 0 || tflag[A.tpl]) continue; // penalty arms: no residual
+    total += acc[(size_t)A.item * NACC + P];
+  }
+  if (!isfinite(total)) {
+    out_flag[r] = 1;
+    total = NAN;
+  }
+  out_m2[r] = total;
 }
 
 // ---------------------------------------------------------------- host-side state
@@ -687,13 +776,13 @@ static int upload_arm(cuda_backend *cb, const rvs_arm *in, int setup, cu_arm *A,
   double *dgrid = NULL;
   int rc = grid_arrays(cb, in, &dgrid);
   if (rc) return rc;
-  // per spectrum: [isig2 | dsig2 | band], plus [lam | ln lam | B] when the
-  // grid is not shared
+  // per spectrum: [isig2 | dsig2 | D | isig | band], plus [lam | ln lam | B]
+  // when the grid is not shared
   size_t ngrid = dgrid ? 0 : 2 * n + (size_t)P * n;
-  size_t ndbl = 2 * n + (size_t)nd * n + ngrid;
+  size_t ndbl = 4 * n + (size_t)nd * n + ngrid;
   double *h = (double *)malloc(sizeof(double) * ndbl);
   if (!h) return rvs_error(RVS_ERR_NOMEM, "CUDA backend: no host memory for a spectrum");
-  double *isig2 = h, *dsig2 = h + n, *res = h + 2 * n;
+  double *isig2 = h, *dsig2 = h + n, *Dv = h + 2 * n, *isg = h + 3 * n, *res = h + 4 * n;
   double *lam = res + (size_t)nd * n, *lnlam = lam + n, *B = lam + 2 * n;
   double dtd = 0, lsig = 0;
   for (size_t i = 0; i < n; i++) {
@@ -704,7 +793,9 @@ static int upload_arm(cuda_backend *cb, const rvs_arm *in, int setup, cu_arm *A,
     }
     isig2[i] = 1.0 / (s * s);
     dsig2[i] = in->flux[i] / (s * s);
-    double Di = in->flux[i] / s;
+    double Di = in->flux[i] / s; // as the CPU backend: D = d/sigma, 1/sigma
+    Dv[i] = Di;
+    isg[i] = 1.0 / s;
     dtd += Di * Di;
   }
   for (size_t i = 0; i < n; i++) lsig += log(in->sigma[i]);
@@ -739,13 +830,15 @@ static int upload_arm(cuda_backend *cb, const rvs_arm *in, int setup, cu_arm *A,
   A->lam0 = in->lam[0];
   A->lamN = in->lam[n - 1];
   memset(D, 0, sizeof *D);
-  const double *g = dgrid ? dgrid : dd + 2 * n + (size_t)nd * n;
+  const double *g = dgrid ? dgrid : dd + 4 * n + (size_t)nd * n;
   D->lam = (double *)g;
   D->lnlam = (double *)g + n;
   D->B = (double *)g + 2 * n;
   D->isig2 = dd;
   D->dsig2 = dd + n;
-  D->res = nd ? dd + 2 * n : NULL;
+  D->D = dd + 2 * n;
+  D->isig = dd + 3 * n;
+  D->res = nd ? dd + 4 * n : NULL;
   D->n = (int)n;
   D->nd = nd;
   D->setup = setup;
@@ -1116,6 +1209,19 @@ static int gpu_pass(cuda_backend *cb, const rvs_eval_request *req, const int *gi
           (const ditem *)(dm + o_item), cb->d_slotarms, d_acc, d_tflag, P,
           cb->opt.outside_penalty, d_m2, d_flag);
       if ((e = cudaGetLastError()) != cudaSuccess) { rc = cuda_fail(e, "finish_kernel", __FILE__, __LINE__); break; }
+      if (nitems > 0) {
+        const int wpb = CHISQ_THREADS / 32;
+        size_t smem = sizeof(double) * (size_t)wpb * (CHISQ_CHUNK + 2 * (size_t)hmax);
+        unsigned nb = (unsigned)((nitems + wpb - 1) / wpb);
+        resid_kernel<<<nb, CHISQ_THREADS, smem, st>>>((const ditem *)(dm + o_item), (int)nitems,
+                                                      cb->d_slotarms, cb->d_setups, d_tpl, d_tbuf,
+                                                      d_acc, P, hmax);
+        if ((e = cudaGetLastError()) != cudaSuccess) { rc = cuda_fail(e, "resid_kernel", __FILE__, __LINE__); break; }
+      }
+      finish2_kernel<<<(unsigned)((nr + 127) / 128), 128, 0, st>>>(
+          (const dreq *)(dm + o_req), (const dreqarm *)(dm + o_ra), (int)nr, d_tflag, d_acc, P,
+          d_m2, d_flag);
+      if ((e = cudaGetLastError()) != cudaSuccess) { rc = cuda_fail(e, "finish2_kernel", __FILE__, __LINE__); break; }
       e = cudaMemcpyAsync(cb->h_m2, d_m2, sizeof(double) * nr, cudaMemcpyDeviceToHost, st);
       if (e == cudaSuccess)
         e = cudaMemcpyAsync(cb->h_flag, d_flag, sizeof(int) * nr, cudaMemcpyDeviceToHost, st);
