@@ -71,6 +71,8 @@ static void usage(FILE *f) {
 "                              message, then the CPU\n"
 "  --gpu_devices LIST          the GPU list, e.g. 0,1,2,3 (default: all visible GPUs; a\n"
 "                              device may be listed twice: two workers share it)\n"
+"  --workers N                 CPU: N workers (each with --nthreads/N threads) take files\n"
+"                              from the shared list as they finish (default 1)\n"
 "  --gpu_batch_size N          spectra in flight per GPU (default: the backend's, 8192\n"
 "                              or what device memory allows); several files are fitted\n"
 "                              together to fill it\n"
@@ -137,7 +139,7 @@ enum {
   O_NOCCFCONT, O_TARGETID, O_TARGETID_FROM, O_MINSN, O_MINEXPID, O_MAXEXPID, O_OUTDIR,
   O_NOSUBDIRS, O_TABPREFIX, O_MODPREFIX, O_SKIPEXISTING, O_OVERWRITE, O_STATUSFILE,
   O_NTHREADS, O_LOG, O_LOGLEVEL, O_THROW, O_VERSION, O_QUEUE, O_MPI, O_MPI_TIMEOUT, O_USE_GPU,
-  O_GPU_DEVICES, O_GPU_BATCH
+  O_GPU_DEVICES, O_GPU_BATCH, O_WORKERS
 };
 
 /* File sources: a list, or the shared queue file. */
@@ -212,13 +214,14 @@ int main(int argc, char **argv) {
       {"use_gpu", no_argument, 0, O_USE_GPU},
       {"gpu_devices", required_argument, 0, O_GPU_DEVICES},
       {"gpu_batch_size", required_argument, 0, O_GPU_BATCH},
+      {"workers", required_argument, 0, O_WORKERS},
       {"help", no_argument, 0, 'h'},
       {0, 0, 0, 0}};
   rvs_desi_options o;
   rvs_desi_options_default(&o);
   const char *config_path = NULL, *status_path = NULL, *log_path = NULL;
   const char *input_from = NULL, *queue_path = NULL, *gpu_devices = NULL;
-  int use_queue = 0, use_mpi = 0, use_gpu = 0, gpu_batch_size = 0;
+  int use_queue = 0, use_mpi = 0, use_gpu = 0, gpu_batch_size = 0, cpu_workers = 1;
   double mpi_timeout = 300;
   char **files = NULL;
   size_t nfiles = 0;
@@ -245,6 +248,16 @@ int main(int argc, char **argv) {
     }
     case O_USE_GPU: use_gpu = 1; break;
     case O_GPU_DEVICES: gpu_devices = optarg; break;
+    case O_WORKERS: {
+      char *end;
+      long v = strtol(optarg, &end, 10);
+      if (*end || v < 1 || v > 64) {
+        fprintf(stderr, "rvs_desi_fit: --workers needs a number from 1 to 64\n");
+        goto early_exit;
+      }
+      cpu_workers = (int)v;
+      break;
+    }
     case O_GPU_BATCH: {
       char *end;
       long v = strtol(optarg, &end, 10);
@@ -478,7 +491,12 @@ int main(int argc, char **argv) {
   ropt.use_gpu = use_gpu;       /* the CUDA backend, or the CPU with one warning */
   ropt.gpu_device = gpu_device < 0 ? 0 : gpu_device;
   if (use_gpu && gpu_batch_size > 0) ropt.pool = gpu_batch_size;
-  nctx = use_gpu ? ngpu_workers : 1;
+  nctx = use_gpu ? ngpu_workers : cpu_workers;
+  if (!use_gpu && cpu_workers > 1) {
+    /* the threads are shared out between the workers */
+    int nt = nthreads > 0 ? nthreads : (int)sysconf(_SC_NPROCESSORS_ONLN);
+    ropt.nthreads = nt / cpu_workers > 0 ? nt / cpu_workers : 1;
+  }
   ctxs = calloc((size_t)nctx, sizeof *ctxs);
   if (!ctxs) { exit_code = 2; goto finish; }
   for (int k = 0; k < nctx; k++) {

@@ -330,6 +330,28 @@ static void sigkill_then_skipexisting(void **state) {
   assert_int_not_equal(sh("ls " W "/out_kill | grep -q tmp"), 0); /* stale temporary removed */
 }
 
+/* --workers 2: two workers (the code path of one worker per GPU) share the
+ * list dynamically; every file is fitted once, by either, with the serial
+ * run's outputs; a corrupt file fails without stopping the other worker. */
+static void two_workers_share_the_files(void **state) {
+  (void)state;
+  write_list(W "/list_w.txt", 1);
+  sh("rm -rf " W "/out_w " W "/w_status.txt " W "/w.log");
+  int rc = sh(PROG " " SERIAL_ARGS "--workers 2 --log_level INFO --log " W "/w.log --output_dir "
+              W "/out_w --input_file_from " W "/list_w.txt --process_status_file " W
+              "/w_status.txt 2> " W "/w.err");
+  assert_int_equal(exit_status(rc), 1); /* the corrupt file */
+  for (int k = 0; k < NGOOD; k++) assert_same_as_reference(W "/out_w", 0, k);
+  assert_int_equal(count_lines(W "/w_status.txt"), NGOOD + 1);
+  assert_int_equal(sh("test $(grep -c ' SUCCESS 1 ' " W "/w_status.txt) = 5"), 0);
+  assert_int_equal(sh("grep -q 'coadd-corrupt.fits FAILURE' " W "/w_status.txt"), 0);
+  /* both workers took files */
+  assert_int_equal(sh("grep -q 'worker 0 takes' " W "/w.log"), 0);
+  assert_int_equal(sh("grep -q 'worker 1 takes' " W "/w.log"), 0);
+  assert_int_equal(sh("test $(grep -c 'worker [01] takes' " W "/w.log) = 6"), 0);
+  assert_int_not_equal(sh("ls " W "/out_w | grep -q tmp"), 0);
+}
+
 static void sigterm_abandons_current_file(void **state) {
   (void)state;
   sh("rm -rf " W "/out_term " W "/term_status*.txt");
@@ -428,6 +450,7 @@ static const struct CMUnitTest tests[] = {
     cmocka_unit_test(mpi_option_checks),
     cmocka_unit_test(sigkill_then_skipexisting),
     cmocka_unit_test(sigterm_abandons_current_file),
+    cmocka_unit_test(two_workers_share_the_files),
     cmocka_unit_test(queue_file_two_processes),
     cmocka_unit_test(mpi_dead_rank),
 };

@@ -40,6 +40,7 @@ typedef struct worker {
   rvs_context *ctx;
   int nfiles;            /* this worker's files in flight */
   int rc;
+  int id;
 } worker;
 
 /* The signal handler abandons the files in flight (their names in its
@@ -178,6 +179,7 @@ static int stream_next(void *user, rvs_fit_chunk *chunk) {
       return 0;
     }
     size_t index = ++sh->ntaken;
+    rvs_log(RVS_LOG_INFO, "worker %d takes %s", w->id, path);
     char tab[4200], mod[4200];
     if (rvs_desi_output_paths(run->o, path, tab, mod, sizeof tab) == RVS_OK) {
       /* a SIGKILLed earlier run may have left temporaries of this file */
@@ -274,6 +276,7 @@ int rvs_desi_run_files(rvs_desi_run *run) {
   for (int k = 0; k < run->nworkers; k++) {
     w[k].sh = &sh;
     w[k].ctx = run->ctx[k];
+    w[k].id = k;
   }
   for (int k = 1; k < run->nworkers; k++)
     started[k] = pthread_create(&th[k], NULL, worker_main, &w[k]) == 0;
