@@ -333,7 +333,7 @@ __global__ void finish_kernel(const dreq *__restrict__ reqs, const dreqarm *__re
                               int nreq, const ditem *__restrict__ items,
                               const dslotarm *__restrict__ slotarms,
                               double *__restrict__ acc, const int *__restrict__ tflag,
-                              int P, int penalty, double *__restrict__ out_m2,
+                              int P, int penalty, int explicit_resid, double *__restrict__ out_m2,
                               int *__restrict__ out_flag) {
   const int r = blockIdx.x * blockDim.x + threadIdx.x;
   if (r >= nreq) return;
@@ -400,12 +400,23 @@ __global__ void finish_kernel(const dreq *__restrict__ reqs, const dreqarm *__re
       for (int k = i + 1; k < P; k++) t -= L[k * P + i] * y[k];
       y[i] = t / L[i * P + i];
     }
-    // the residual |D - S^T a|^2 is summed over the pixels by resid_kernel
-    // (as the CPU: DtD - v.a would lose log10(DtD/residual) digits)
-    double *co = (double *)acc + (size_t)A.item * NACC;
-    for (int j = 0; j < P; j++) co[j] = y[j];
     const dslotarm SA = slotarms[items[A.item].slotarm];
-    total += ld + 2 * SA.slsig;
+    if (explicit_resid) {
+      // the residual |D - S^T a|^2 is summed over the pixels by resid_kernel
+      // (as the CPU: DtD - v.a loses log10(DtD/residual) digits)
+      double *co = (double *)acc + (size_t)A.item * NACC;
+      for (int j = 0; j < P; j++) co[j] = y[j];
+      total += ld + 2 * SA.slsig;
+    } else {
+      double va = 0.0;
+      for (int j = 0; j < P; j++) va += v[j] * y[j];
+      const double m2 = ld + 2 * SA.slsig + (SA.DtD - va);
+      if (!isfinite(m2)) {
+        flag = 1;
+        break;
+      }
+      total += m2;
+    }
   }
   out_m2[r] = flag ? NAN : total;
   out_flag[r] = flag;
@@ -573,6 +584,9 @@ typedef struct cuda_backend {
   // per wavelength grid: lam, ln lam, B on the host (basis) and their device
   // copies (dbasis[k] mirrors the host entry whose B is dbasis_key[k])
   rvs_basis_cache basis;
+  // 1: the residual summed explicitly (resid_kernel); 0: DtD - v.a.  Opt-in
+  // (RVS_CUDA_EXPLICIT_RESIDUAL=1) until checked on a GPU: see docs/GPU.md
+  int explicit_resid;
   const double *dbasis_key[RVS_BASIS_CACHE_MAX];
   double *dbasis[RVS_BASIS_CACHE_MAX];
   int ndbasis;
@@ -1207,9 +1221,9 @@ static int gpu_pass(cuda_backend *cb, const rvs_eval_request *req, const int *gi
       finish_kernel<<<(unsigned)((nr + 127) / 128), 128, 0, st>>>(
           (const dreq *)(dm + o_req), (const dreqarm *)(dm + o_ra), (int)nr,
           (const ditem *)(dm + o_item), cb->d_slotarms, d_acc, d_tflag, P,
-          cb->opt.outside_penalty, d_m2, d_flag);
+          cb->opt.outside_penalty, cb->explicit_resid, d_m2, d_flag);
       if ((e = cudaGetLastError()) != cudaSuccess) { rc = cuda_fail(e, "finish_kernel", __FILE__, __LINE__); break; }
-      if (nitems > 0) {
+      if (cb->explicit_resid && nitems > 0) {
         const int wpb = CHISQ_THREADS / 32;
         size_t smem = sizeof(double) * (size_t)wpb * (CHISQ_CHUNK + 2 * (size_t)hmax);
         unsigned nb = (unsigned)((nitems + wpb - 1) / wpb);
@@ -1218,10 +1232,12 @@ static int gpu_pass(cuda_backend *cb, const rvs_eval_request *req, const int *gi
                                                       d_acc, P, hmax);
         if ((e = cudaGetLastError()) != cudaSuccess) { rc = cuda_fail(e, "resid_kernel", __FILE__, __LINE__); break; }
       }
-      finish2_kernel<<<(unsigned)((nr + 127) / 128), 128, 0, st>>>(
-          (const dreq *)(dm + o_req), (const dreqarm *)(dm + o_ra), (int)nr, d_tflag, d_acc, P,
-          d_m2, d_flag);
-      if ((e = cudaGetLastError()) != cudaSuccess) { rc = cuda_fail(e, "finish2_kernel", __FILE__, __LINE__); break; }
+      if (cb->explicit_resid) {
+        finish2_kernel<<<(unsigned)((nr + 127) / 128), 128, 0, st>>>(
+            (const dreq *)(dm + o_req), (const dreqarm *)(dm + o_ra), (int)nr, d_tflag, d_acc, P,
+            d_m2, d_flag);
+        if ((e = cudaGetLastError()) != cudaSuccess) { rc = cuda_fail(e, "finish2_kernel", __FILE__, __LINE__); break; }
+      }
       e = cudaMemcpyAsync(cb->h_m2, d_m2, sizeof(double) * nr, cudaMemcpyDeviceToHost, st);
       if (e == cudaSuccess)
         e = cudaMemcpyAsync(cb->h_flag, d_flag, sizeof(int) * nr, cudaMemcpyDeviceToHost, st);
@@ -1395,6 +1411,8 @@ static int cu_init(cuda_backend *cb) {
     CK(cudaFuncSetAttribute(spline_smem_kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, optin));
     cb->spline_smem_max = (size_t)optin;
   }
+  const char *xr = getenv("RVS_CUDA_EXPLICIT_RESIDUAL");
+  cb->explicit_resid = xr && xr[0] == '1';
   const char *pe = getenv("RVS_CUDA_PROFILE");
   cb->profile = pe && pe[0] == '1';
   for (int k = 0; cb->profile && k < 7; k++) CK(cudaEventCreate(&cb->ev[k]));
