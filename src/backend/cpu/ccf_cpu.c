@@ -16,15 +16,32 @@ static int cmp_d(const void *a, const void *b) {
   return (x > y) - (x < y);
 }
 
-/* scipy.signal.medfilt(x, 11): window median with zero padding at the ends. */
+/* scipy.signal.medfilt(x, 11): window median with zero padding at the ends.
+ * Insertion sort of the 11 values (the same median as qsort; windows with a
+ * NaN keep qsort), several times cheaper than qsort's calls. */
 static void medfilt11(const double *x, size_t n, double *out) {
   double w[11];
   for (size_t i = 0; i < n; i++) {
+    int has_nan = 0;
     for (int k = -5; k <= 5; k++) {
       long j = (long)i + k;
       w[k + 5] = (j < 0 || j >= (long)n) ? 0.0 : x[j];
+      has_nan |= isnan(w[k + 5]);
     }
-    qsort(w, 11, sizeof(double), cmp_d);
+    if (has_nan) { /* cmp_d is no order with NaNs: keep qsort's arrangement */
+      qsort(w, 11, sizeof(double), cmp_d);
+      out[i] = w[5];
+      continue;
+    }
+    for (int a = 1; a < 11; a++) {
+      double v = w[a];
+      int b = a - 1;
+      while (b >= 0 && cmp_d(&w[b], &v) > 0) {
+        w[b + 1] = w[b];
+        b--;
+      }
+      w[b + 1] = v;
+    }
     out[i] = w[5];
   }
 }
