@@ -37,6 +37,7 @@ extern "C" {
 #include "rvs/status.h"
 }
 #include "backend/cuda/ccf_cuda.h"
+#include "backend/cuda/cuda_check.h"
 
 #ifdef _OPENMP
 #include <omp.h>
@@ -47,17 +48,6 @@ extern "C" {
 #define CCF_MAXPLANS (2 * CCF_MAXARMS + 8)
 
 // ---------------------------------------------------------------- checks
-static int cuda_fail(cudaError_t e, const char *what, const char *file, int line) {
-  (void)cudaGetLastError(); // clear a non-sticky error so that later calls work
-  if (e == cudaErrorMemoryAllocation)
-    return rvs_error(RVS_ERR_NOMEM, "%s:%d: %s: %s", file, line, what, cudaGetErrorString(e));
-  return rvs_error(RVS_ERR_DEVICE, "%s:%d: %s: %s", file, line, what, cudaGetErrorString(e));
-}
-#define CK(call)                                                                   \
-  do {                                                                             \
-    cudaError_t ck_e_ = (call);                                                    \
-    if (ck_e_ != cudaSuccess) return cuda_fail(ck_e_, #call, __FILE__, __LINE__);  \
-  } while (0)
 #define CK_LAUNCH(name)                                                            \
   do {                                                                             \
     cudaError_t ck_e_ = cudaGetLastError();                                        \

@@ -38,23 +38,13 @@ extern "C" {
 }
 #include "backend/cuda/cuda_backend.h"
 #include "backend/cuda/cuda_plan.h"
+#include "backend/cuda/cuda_check.h"
 
 #ifdef _OPENMP
 #include <omp.h>
 #endif
 
 // ---------------------------------------------------------------- checks
-static int cuda_fail(cudaError_t e, const char *what, const char *file, int line) {
-  (void)cudaGetLastError(); // clear a non-sticky error so that later calls work
-  if (e == cudaErrorMemoryAllocation)
-    return rvs_error(RVS_ERR_NOMEM, "%s:%d: %s: %s", file, line, what, cudaGetErrorString(e));
-  return rvs_error(RVS_ERR_DEVICE, "%s:%d: %s: %s", file, line, what, cudaGetErrorString(e));
-}
-#define CK(call)                                                   \
-  do {                                                             \
-    cudaError_t ck_e_ = (call);                                    \
-    if (ck_e_ != cudaSuccess) return cuda_fail(ck_e_, #call, __FILE__, __LINE__); \
-  } while (0)
 #define CK_LAUNCH(name) CK(cudaGetLastError())
 
 // ---------------------------------------------------------------- device-side tables
