@@ -44,9 +44,6 @@ extern "C" {
 #include <omp.h>
 #endif
 
-// ---------------------------------------------------------------- checks
-#define CK_LAUNCH(name) CK(cudaGetLastError())
-
 // ---------------------------------------------------------------- device-side tables
 typedef struct dsetup {
   const void *vspec;       // [nvert][nt] float or double (ln-flux when log_spec)
@@ -125,6 +122,36 @@ __device__ __forceinline__ double spline_value(const dsetup *S, const double *y,
   const double C = y[i + 1] * hinv - zi1 * t2, D = y[i] * hinv - zi * t2;
   const double dl = q - xi, dr = xi1 - q;
   return A * dl * dl * dl + B * dr * dr * dr + C * dl + D * dr;
+}
+
+// The Doppler-shifted template at the arm's pixels [lo, hi) into buf[0..hi-lo)
+// (0 outside the arm), the warp's lanes striding: the sampling of the chisq
+// kernels and of resid_kernel.
+__device__ __forceinline__ void sample_chunk(const dslotarm *A, const dsetup *S, const double *y,
+                                             const double *z, double shrink, double lnoff, int lo,
+                                             int hi, int lane, double *buf) {
+  for (int idx = lo + lane; idx < hi; idx += 32) {
+    double t = 0.0;
+    if (idx >= 0 && idx < A->n) {
+      double q = A->lam[idx] * shrink;
+      double guess = S->grid_kind == RVS_GRID_LOG ? (A->lnlam[idx] + lnoff) * S->inv_dx
+                                                  : (q - S->x0) * S->inv_dx;
+      t = spline_value(S, y, z, q, guess);
+    }
+    buf[idx - lo] = t;
+  }
+}
+
+// The model at pixel i after the resolution band (none: the sample itself);
+// buf holds the chunk starting at pixel c0 with its halo.
+__device__ __forceinline__ double band_value(const dslotarm *A, const double *buf, int i, int c0) {
+  const int nd = A->nd;
+  if (nd <= 0) return buf[i - c0];
+  const double *row = A->res + (size_t)i * nd;
+  const double *src = buf + (i - c0); // column i + m - h sits at buf[i - c0 + m]
+  double tt = 0.0;
+  for (int m = 0; m < nd; m++) tt += row[m] * src[m];
+  return tt;
 }
 
 // ---------------------------------------------------------------- template kernels
@@ -443,30 +470,13 @@ resid_kernel(const ditem *__restrict__ items, int nitems, const dslotarm *__rest
   for (int c0 = 0; c0 < n; c0 += CHISQ_CHUNK) {
     const int lo = c0 - h;
     const int hi = min(c0 + CHISQ_CHUNK, n) + h;
-    for (int idx = lo + lane; idx < hi; idx += 32) {
-      double t = 0.0;
-      if (idx >= 0 && idx < n) {
-        double q = A.lam[idx] * shrink;
-        double guess = S.grid_kind == RVS_GRID_LOG ? (A.lnlam[idx] + lnoff) * S.inv_dx
-                                                   : (q - S.x0) * S.inv_dx;
-        t = spline_value(&S, y, z, q, guess);
-      }
-      buf[idx - lo] = t;
-    }
+    sample_chunk(&A, &S, y, z, shrink, lnoff, lo, hi, lane, buf);
     __syncwarp();
 #pragma unroll 1
     for (int p = 0; p < CHISQ_CHUNK / 32; p++) {
       const int i = c0 + p * 32 + lane;
       if (i >= n) break;
-      double tt;
-      if (nd > 0) {
-        const double *row = A.res + (size_t)i * nd;
-        const double *src = buf + (i - c0);
-        tt = 0.0;
-        for (int m = 0; m < nd; m++) tt += row[m] * src[m];
-      } else {
-        tt = buf[i - c0];
-      }
+      const double tt = band_value(&A, buf, i, c0);
       double c = a[0] * A.B[i];
 #pragma unroll
       for (int j = 1; j < RVS_CUDA_MAX_NPOLY; j++)

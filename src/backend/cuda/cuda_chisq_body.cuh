@@ -42,30 +42,13 @@ CHISQ_NAME(const ditem *__restrict__ items, int nitems, const dslotarm *__restri
   for (int c0 = 0; c0 < n; c0 += CHISQ_CHUNK) {
     const int lo = c0 - h;
     const int hi = min(c0 + CHISQ_CHUNK, n) + h;
-    for (int idx = lo + lane; idx < hi; idx += 32) {
-      double t = 0.0;
-      if (idx >= 0 && idx < n) {
-        double q = A.lam[idx] * shrink;
-        double guess = S.grid_kind == RVS_GRID_LOG ? (A.lnlam[idx] + lnoff) * S.inv_dx
-                                                   : (q - S.x0) * S.inv_dx;
-        t = spline_value(&S, y, z, q, guess);
-      }
-      buf[idx - lo] = t;
-    }
+    sample_chunk(&A, &S, y, z, shrink, lnoff, lo, hi, lane, buf);
     __syncwarp();
 #pragma unroll 1
     for (int p = 0; p < CHISQ_CHUNK / 32; p++) {
       const int i = c0 + p * 32 + lane;
       if (i >= n) break;
-      double tt;
-      if (nd > 0) {
-        const double *row = A.res + (size_t)i * nd;
-        const double *src = buf + (i - c0); // column i + m - h sits at buf[i - c0 + m]
-        tt = 0.0;
-        for (int m = 0; m < nd; m++) tt += row[m] * src[m];
-      } else {
-        tt = buf[i - c0];
-      }
+      const double tt = band_value(&A, buf, i, c0);
       const double w = tt * tt * A.isig2[i];
       const double u = tt * A.dsig2[i];
       double b[CHISQ_P];
