@@ -1,6 +1,9 @@
 /* Per-fiber cleaning and RVS_WARN vs upstream rvspecfit 0.9.0
  * desi_fit.get_specdata / get_rvs_warn (reference values printed by python
- * with the same synthetic arm; upstream works in float32 here, hence 1e-6). */
+ * with the same synthetic arm).  Upstream works in float32 on the file's
+ * arrays (sigma = 1/sqrt(ivar), the bad-pixel error, the clamp threshold and
+ * interpolated fluxes are float32 values), and so do we: the cleaned arrays
+ * must match bit for bit. */
 #include "rvs_test.h"
 
 #include "driver/desi_clean.h"
@@ -31,15 +34,19 @@ static void clean_matches_upstream(void **state) {
   size_t ncl;
   make_arm(wave, flux, ivar, mask);
   assert_int_equal(rvs_desi_clean_arm(wave, flux, ivar, mask, N, 0, fo, so, bad, &ncl), 1);
-  const int idx[7] = {0, 1, 3, 8, 12, 20, 39};
-  const double want_f[7] = {106.44217681884766, 106.44217681884766, 106.60218811035156,
-                            95.17180633544922,  106.53633117675781, 109.90607452392578,
-                            109.94644927978516};
-  for (int k = 0; k < 7; k++) assert_close_rel(fo[idx[k]], want_f[k], 1e-6, 1);
-  const int idx2[7] = {0, 1, 2, 3, 20, 36, 39};
-  const double want_s[7] = {100504.2265625, 9.534626007080078, 9.128708839416504, 100504.2265625,
-                            100504.2265625, 9.534626007080078, 100504.2265625};
-  for (int k = 0; k < 7; k++) assert_close_rel(so[idx2[k]], want_s[k], 1e-6, 1);
+  const int idx[8] = {0, 1, 3, 8, 12, 20, 39, 4};
+  const double want_f[8] = {106.44217681884766, 106.44217681884766, 106.60218811035156,
+                            95.171806335449219, 106.53633117675781, 109.90607452392578,
+                            109.94644927978516, 103.34988403320312};
+  for (int k = 0; k < 8; k++) assert_close_rel(fo[idx[k]], want_f[k], 0, 1);
+  /* float32 1/sqrt(ivar): in double pixel 1 would be 9.5346259182881035 and
+   * pixel 2 9.1287092520778277; the bad-pixel error 100504.22668457031 */
+  const int idx2[11] = {0, 1, 2, 3, 20, 36, 39, 4, 34, 35, 38};
+  const double want_s[11] = {100504.2265625,    9.5346260070800781, 9.1287088394165039,
+                             100504.2265625,    100504.2265625,     9.5346260070800781,
+                             100504.2265625,    8.451542854309082,  7.905693531036377,
+                             10,                8.7705802917480469};
+  for (int k = 0; k < 11; k++) assert_close_rel(so[idx2[k]], want_s[k], 0, 1);
   int nbad = 0;
   for (int i = 0; i < N; i++) nbad += bad[i];
   assert_int_equal(nbad, 32);
@@ -61,9 +68,11 @@ static void resolution_mode_masks_edges(void **state) {
   for (int i = 0; i < N; i++) nbad += bad[i];
   assert_int_equal(nbad, 39); /* upstream: everything but pixel 34 */
   assert_int_equal(bad[34], 0);
-  assert_close_rel(so[1], 100504.2265625, 1e-6, 1);
+  assert_close_rel(so[1], 100504.2265625, 0, 1);
+  assert_close_rel(so[34], 7.905693531036377, 0, 1);
   /* edges and dichroic get the large error but are not interpolated */
-  assert_close_rel(fo[1], 106.44217681884766, 1e-6, 1);
+  assert_close_rel(fo[1], 106.44217681884766, 0, 1);
+  assert_close_rel(fo[3], 106.60218811035156, 0, 1);
 }
 
 static void fully_masked_arm_is_dropped(void **state) {

@@ -34,55 +34,77 @@ void rvs_interpolate_bad_regions(double *spec, const unsigned char *bad, size_t 
     } else if (rh == n - 1) {
       for (size_t k = lh; k < n; k++) spec[k] = spec[lh - 1];
     } else {
-      /* np.interp between (lh-1, spec[lh-1]) and (rh+1, spec[rh+1]) */
+      /* np.interp between (lh-1, spec[lh-1]) and (rh+1, spec[rh+1]), in its
+       * order of operations: slope*(x - x0) + y0 */
       double y0 = spec[lh - 1], y1 = spec[rh + 1];
-      double span = (double)(rh + 1 - (lh - 1));
-      for (size_t k = lh; k <= rh; k++) {
-        double t = (double)(k - (lh - 1)) / span;
-        spec[k] = y0 + t * (y1 - y0);
-      }
+      double slope = (y1 - y0) / (double)(rh + 1 - (lh - 1));
+      for (size_t k = lh; k <= rh; k++) spec[k] = slope * (double)(k - (lh - 1)) + y0;
     }
     i = rh + 1;
   }
 }
 
+static int cmp_float(const void *a, const void *b) {
+  float x = *(const float *)a, y = *(const float *)b;
+  return (x > y) - (x < y);
+}
+
+/* np.nanmedian of a float32 array: NaNs dropped, and for an even count the
+ * mean of the two middle values computed in float32, as numpy does. */
+static float nanmedian_f32(const float *x, size_t n, float *scratch) {
+  size_t m = 0;
+  for (size_t i = 0; i < n; i++)
+    if (!isnan(x[i])) scratch[m++] = x[i];
+  if (m == 0) return NAN;
+  qsort(scratch, m, sizeof(float), cmp_float);
+  if (m % 2) return scratch[m / 2];
+  float s = scratch[m / 2 - 1] + scratch[m / 2];
+  return s / 2.0f;
+}
+
+/* Upstream works on the file's float32 arrays in float32 (numpy keeps the
+ * dtype; python scalars are weak): the median flux, the ivar given to bad
+ * pixels, sigma = 1/ivar**0.5, the clamp threshold and the interpolated
+ * fluxes are all float32 values.  We do the same so that the arrays match
+ * bit for bit; the outputs are doubles holding those float32 values. */
 int rvs_desi_clean_arm(const double *wave, const float *flux, const float *ivar,
                        const int32_t *mask, size_t n, int use_resolution_matrix,
                        double *flux_out, double *sigma_out, unsigned char *badmask,
                        size_t *nclamped) {
-  const double large_error = 1000, minerr_frac = 0.3;
+  const float large_error = 1000, minerr_frac = 0.3f;
   *nclamped = 0;
   if (n == 0) return 0;
   size_t nmasked = 0;
-  for (size_t i = 0; i < n; i++) {
-    flux_out[i] = flux[i];
-    nmasked += mask[i] > 0;
-  }
+  for (size_t i = 0; i < n; i++) nmasked += mask[i] > 0;
   if (nmasked == n) return 0;
-  /* sigma_out doubles as scratch for the medians until it is filled */
-  double med = rvs_nanmedian(flux_out, n, sigma_out);
+  float *fs = malloc(sizeof(float) * n), *fs2 = malloc(sizeof(float) * n);
+  if (!fs || !fs2) {
+    free(fs);
+    free(fs2);
+    return 0;
+  }
+  float med = nanmedian_f32(flux, n, fs);
   if (med == 0) {
     size_t m = 0;
     for (size_t i = 0; i < n; i++)
-      if (flux_out[i] > 0 && !(mask[i] > 0)) sigma_out[m++] = flux_out[i];
-    double *tmp = malloc(sizeof(double) * (m ? m : 1));
-    if (!tmp) return 0;
-    med = rvs_nanmedian(sigma_out, m, tmp);
-    free(tmp);
+      if (flux[i] > 0 && !(mask[i] > 0)) fs2[m++] = flux[i];
+    med = nanmedian_f32(fs2, m, fs);
     if (!isfinite(med)) {
-      double *absx = malloc(sizeof(double) * n);
-      if (!absx) return 0;
-      for (size_t i = 0; i < n; i++) absx[i] = fabs(flux_out[i]);
-      med = rvs_nanmedian(absx, n, sigma_out);
-      free(absx);
+      for (size_t i = 0; i < n; i++) fs2[i] = fabsf(flux[i]);
+      med = nanmedian_f32(fs2, n, fs);
     }
   }
-  if (!isfinite(med) || med == 0) return 0;
   unsigned char *bad_interp = malloc(n);
-  if (!bad_interp) return 0;
+  if (!isfinite(med) || med == 0 || !bad_interp) {
+    free(fs);
+    free(fs2);
+    free(bad_interp);
+    return 0;
+  }
   size_t nbadall = 0;
   for (size_t i = 0; i < n; i++) {
-    int baddat = !isfinite((double)flux[i] + (double)ivar[i]);
+    float fi = flux[i] + ivar[i]; /* float32 sum, as numpy's spec + curivars */
+    int baddat = !isfinite(fi);
     int badmsk = mask[i] > 0;
     int baderr = ivar[i] <= 0; /* NaN ivar is caught by baddat */
     int dichroic = wave[i] > 4300 && wave[i] < 4450;
@@ -90,34 +112,43 @@ int rvs_desi_clean_arm(const double *wave, const float *flux, const float *ivar,
     bad_interp[i] = (unsigned char)(baddat | badmsk | baderr);
     badmask[i] = (unsigned char)(bad_interp[i] | dichroic | edge);
     nbadall += badmask[i];
+    flux_out[i] = flux[i];
   }
   rvs_interpolate_bad_regions(flux_out, bad_interp, n);
   free(bad_interp);
-  double big_sigma = fabs(med) * large_error; /* 1/sqrt(1/med^2/1000^2) */
-  for (size_t i = 0; i < n; i++) sigma_out[i] = badmask[i] ? big_sigma : 1.0 / sqrt((double)ivar[i]);
+  for (size_t i = 0; i < n; i++) flux_out[i] = (double)(float)flux_out[i];
+  /* 1. / medspec**2 / large_error**2 in float32 (numpy's float32 ** is powf) */
+  float ivar_bad = 1.0f / powf(med, 2.0f) / (large_error * large_error);
+  float *sig = fs; /* the medians are done: fs is free */
+  for (size_t i = 0; i < n; i++) {
+    float iv = badmask[i] ? ivar_bad : ivar[i];
+    sig[i] = 1.0f / sqrtf(iv);
+  }
   if (nbadall == n) {
     rvs_log(RVS_LOG_WARNING, "The whole spectrum was masked...");
-    return 1;
-  }
-  double *good = malloc(sizeof(double) * (n - nbadall)), *tmp = malloc(sizeof(double) * (n - nbadall));
-  if (!good || !tmp) {
-    free(good);
-    free(tmp);
-    return 0;
-  }
-  size_t m = 0;
-  for (size_t i = 0; i < n; i++)
-    if (!badmask[i]) good[m++] = sigma_out[i];
-  double thr = rvs_nanmedian(good, m, tmp) * minerr_frac;
-  free(good);
-  free(tmp);
-  for (size_t i = 0; i < n; i++)
-    if (!badmask[i] && sigma_out[i] < thr) {
-      sigma_out[i] = thr;
-      (*nclamped)++;
+  } else {
+    size_t m = 0;
+    for (size_t i = 0; i < n; i++)
+      if (!badmask[i]) fs2[m++] = sig[i];
+    float *tmp = malloc(sizeof(float) * m);
+    if (!tmp) {
+      free(fs);
+      free(fs2);
+      return 0;
     }
-  if ((double)*nclamped / (double)(n - nbadall) > .01)
-    rvs_log(RVS_LOG_DEBUG, "More than 1%% of spectra had the uncertainty clamped");
+    float thr = nanmedian_f32(fs2, m, tmp) * minerr_frac;
+    free(tmp);
+    for (size_t i = 0; i < n; i++)
+      if (!badmask[i] && sig[i] < thr) {
+        sig[i] = thr;
+        (*nclamped)++;
+      }
+    if ((double)*nclamped / (double)(n - nbadall) > .01)
+      rvs_log(RVS_LOG_DEBUG, "More than 1%% of spectra had the uncertainty clamped");
+  }
+  for (size_t i = 0; i < n; i++) sigma_out[i] = sig[i];
+  free(fs);
+  free(fs2);
   return 1;
 }
 
