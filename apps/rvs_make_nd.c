@@ -17,7 +17,7 @@
 
 static void usage(FILE *f, const char *prog) {
   fprintf(f,
-          "Usage: %s --prefix DIR --setup NAME [--regulargrid] [--revision TEXT]\n"
+          "Usage: %s --prefix DIR --setup NAME [--regulargrid] [--exact_nodes] [--revision TEXT]\n"
           "\n"
           "Create the N-D spectral interpolator of a template library: reads\n"
           "DIR/specs_NAME.h5 (from rvs_make_interpol) and writes DIR/interp_NAME.h5.\n"
@@ -27,6 +27,10 @@ static void usage(FILE *f, const char *prog) {
           "  --regulargrid     multilinear interpolation on the regular grid of the\n"
           "                    parameters (default: linear interpolation on a Delaunay\n"
           "                    triangulation with a padded bounding box)\n"
+          "  --exact_nodes     triangulation weights from the true template positions\n"
+          "                    (grid nodes reproduced exactly); default: upstream's\n"
+          "                    weights from its jittered points, which reproduce\n"
+          "                    upstream rvspecfit's interpolated templates\n"
           "  --revision TEXT   revision of the data files/run, stored in the output (default '')\n"
           "  --log_level L     DEBUG, INFO, WARNING or ERROR (default WARNING)\n"
           "  --help            show this help and exit\n"
@@ -64,10 +68,11 @@ static char *join_cmdline(int argc, char **argv) {
 
 int main(int argc, char **argv) {
   const char *prefix = NULL, *setup = NULL, *revision = "";
-  int regular = 0;
+  int regular = 0, exact_nodes = 0;
   static const struct option opts[] = {{"prefix", required_argument, 0, 'p'},
                                        {"setup", required_argument, 0, 's'},
                                        {"regulargrid", no_argument, 0, 'g'},
+                                       {"exact_nodes", no_argument, 0, 'x'},
                                        {"revision", required_argument, 0, 'r'},
                                        {"log_level", required_argument, 0, 'l'},
                                        {"help", no_argument, 0, 'h'},
@@ -79,6 +84,7 @@ int main(int argc, char **argv) {
       case 'p': prefix = optarg; break;
       case 's': setup = optarg; break;
       case 'g': regular = 1; break;
+      case 'x': exact_nodes = 1; break;
       case 'r': revision = optarg; break;
       case 'l': {
         int lv = rvs_parse_log_level(optarg);
@@ -116,7 +122,10 @@ int main(int argc, char **argv) {
     return 1;
   }
   rvs_interp *ip = NULL;
-  st = regular ? rvs_interp_build_grid(&specs, &ip) : rvs_interp_build_tri(&specs, &ip);
+  st = regular ? rvs_interp_build_grid(&specs, &ip)
+               : rvs_interp_build_tri_ex(&specs,
+                                         exact_nodes ? RVS_TRI_WEIGHTS_EXACT : RVS_TRI_WEIGHTS_UPSTREAM,
+                                         &ip);
   if (st) {
     fprintf(stderr, "%s: %s: %s\n", argv[0], inpath, rvs_last_error());
     rvs_specs_free(&specs);

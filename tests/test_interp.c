@@ -134,9 +134,13 @@ static void random_raw(grid_def g, double margin, unsigned *st, double *raw) {
   }
 }
 
+/* tri: 0 regular grid, 1 triangulation (upstream weights), 2 triangulation
+ * with exact-node weights */
 static rvs_interp *build(int tri, const rvs_specs *s) {
   rvs_interp *ip = NULL;
-  int st = tri ? rvs_interp_build_tri(s, &ip) : rvs_interp_build_grid(s, &ip);
+  int st = tri == 2   ? rvs_interp_build_tri_ex(s, RVS_TRI_WEIGHTS_EXACT, &ip)
+           : tri == 1 ? rvs_interp_build_tri(s, &ip)
+                      : rvs_interp_build_grid(s, &ip);
   if (st) fail_msg("build failed: %s", rvs_last_error());
   assert_non_null(ip);
   return ip;
@@ -155,7 +159,7 @@ static void tri_nodes_exact(void **state) {
   (void)state;
   grid_def g = default_grid();
   rvs_specs s = make_specs(g, f_nonlinear, 64, NULL);
-  rvs_interp *ip = build(1, &s);
+  rvs_interp *ip = build(2, &s);
   assert_int_equal(rvs_interp_nvert(ip), s.nspec + 16);
   double spec[NPIX], out, raw[4], maxrel = 0;
   for (size_t i = 0; i < s.nspec; i++) {
@@ -177,7 +181,7 @@ static void tri_linear_exact(void **state) {
   (void)state;
   grid_def g = default_grid();
   rvs_specs s = make_specs(g, f_linear, 64, NULL);
-  rvs_interp *ip = build(1, &s);
+  rvs_interp *ip = build(2, &s);
   unsigned seed = 12345;
   double raw[4], x[4], spec[NPIX], out, maxerr = 0;
   for (int it = 0; it < 500; it++) {
@@ -200,7 +204,7 @@ static void tri_outside_measure(void **state) {
   (void)state;
   grid_def g = default_grid();
   rvs_specs s = make_specs(g, f_linear, 64, NULL);
-  rvs_interp *ip = build(1, &s);
+  rvs_interp *ip = build(2, &s);
   double spec[NPIX], out;
   /* centre of the grid, raw: teff 5250 (mapped midpoint differs; fine) */
   double mid[4] = {5250, 3, -1, 0.2};
@@ -254,7 +258,7 @@ static void tri_corner_spectra(void **state) {
    * here in mapped, unscaled space) */
   grid_def g = default_grid();
   rvs_specs s = make_specs(g, f_nonlinear, 64, NULL);
-  rvs_interp *ip = build(1, &s);
+  rvs_interp *ip = build(2, &s);
   for (int c = 0; c < 16; c++) {
     const double *cv = ip->vec + (s.nspec + (size_t)c) * 4;
     /* corner c takes the upper bound in dim d iff bit d is set */
@@ -361,6 +365,133 @@ static void tri_deterministic(void **state) {
   free(w);
   rvs_interp_free(a);
   rvs_interp_free(b);
+  free_specs(&s);
+}
+
+/* The default weights are upstream's: barycentric coordinates in upstream's
+ * geometry, i.e. the templates with numpy's jitter (np.random.seed(1);
+ * uniform(-1e-6, 1e-6, (ndim, npoints))) and the exact corners of the box,
+ * padded by 20%, around the jittered templates.  Reference: that geometry
+ * rebuilt here and, for each point, the simplex found by brute force with
+ * its coordinates from a long-double Gaussian elimination. */
+static void tri_upstream_weights(void **state) {
+  (void)state;
+  grid_def g = default_grid();
+  rvs_specs s = make_specs(g, f_nonlinear, 64, NULL);
+  rvs_interp *ip = build(1, &s);
+  const size_t nr = s.nspec, nv = nr + 16;
+  double *geo = malloc(nv * 4 * sizeof(double)), *jit = calloc(nr * 4, sizeof(double)); /* rvs_tri_jitter adds */
+  assert_non_null(geo);
+  assert_non_null(jit);
+  rvs_tri_jitter(jit, nr * 4, 1e-6, 1);
+  double lo[4], hi[4];
+  for (int d = 0; d < 4; d++) {
+    lo[d] = INFINITY;
+    hi[d] = -INFINITY;
+    for (size_t i = 0; i < nr; i++) {
+      double x = map1(d, s.vec[(size_t)d * nr + i]) + jit[(size_t)d * nr + i];
+      geo[i * 4 + (size_t)d] = x;
+      lo[d] = fmin(lo[d], x);
+      hi[d] = fmax(hi[d], x);
+    }
+    double span = hi[d] - lo[d];
+    lo[d] -= 0.2 * span;
+    hi[d] += 0.2 * span;
+  }
+  for (int c = 0; c < 16; c++)
+    for (int d = 0; d < 4; d++) geo[(nr + (size_t)c) * 4 + (size_t)d] = (c >> d) & 1 ? hi[d] : lo[d];
+  /* the corners the interpolator stores are upstream's */
+  for (size_t k = nr * 4; k < nv * 4; k++) assert_true(ip->vec[k] == geo[k]);
+  unsigned seed = 4321;
+  double maxdw = 0, raw[4], x[4], w[5];
+  int vert[5], nw, nfound = 0;
+  for (int it = 0; it < 300; it++) {
+    random_raw(g, it < 150 ? 0.0 : -0.1, &seed, raw);
+    for (int d = 0; d < 4; d++) x[d] = map1(d, raw[d]);
+    double out;
+    assert_int_equal(rvs_interp_locate(ip, raw, vert, w, &nw, &out), RVS_OK);
+    assert_int_equal(nw, 5);
+    /* brute force: the non-flat simplex whose coordinates are all >= -1e-9 */
+    int best = -1;
+    long double bw[5] = {0};
+    for (size_t sx = 0; sx < ip->nsimplex && best < 0; sx++) {
+      const int32_t *v = ip->simplices + sx * 5;
+      long double a[4][5];
+      for (int i = 0; i < 4; i++) {
+        for (int j = 0; j < 4; j++)
+          a[i][j] = (long double)geo[(size_t)v[j] * 4 + (size_t)i] - geo[(size_t)v[4] * 4 + (size_t)i];
+        a[i][4] = (long double)x[i] - geo[(size_t)v[4] * 4 + (size_t)i];
+      }
+      int singular = 0;
+      for (int c = 0; c < 4 && !singular; c++) {
+        int piv = c;
+        for (int r = c + 1; r < 4; r++)
+          if (fabsl(a[r][c]) > fabsl(a[piv][c])) piv = r;
+        if (fabsl(a[piv][c]) < 1e-14L) singular = 1;
+        for (int j = 0; j < 5 && piv != c; j++) {
+          long double t = a[c][j];
+          a[c][j] = a[piv][j];
+          a[piv][j] = t;
+        }
+        for (int r = 0; r < 4 && !singular; r++) {
+          if (r == c) continue;
+          long double f = a[r][c] / a[c][c];
+          for (int j = c; j < 5; j++) a[r][j] -= f * a[c][j];
+        }
+      }
+      if (singular) continue;
+      long double b[5], last = 1;
+      int inside = 1;
+      for (int i = 0; i < 4; i++) {
+        b[i] = a[i][4] / a[i][i];
+        last -= b[i];
+        if (b[i] < -1e-9L) inside = 0;
+      }
+      b[4] = last;
+      if (last < -1e-9L || !inside) continue;
+      best = (int)sx;
+      for (int i = 0; i < 5; i++) bw[i] = b[i];
+    }
+    assert_true(best >= 0);
+    nfound++;
+    /* the same vertices carry the same weights (order-free comparison) */
+    const int32_t *v = ip->simplices + (size_t)best * 5;
+    for (int i = 0; i < 5; i++) {
+      double wi = 0;
+      for (int k = 0; k < nw; k++)
+        if (vert[k] == v[i]) wi += w[k];
+      double dw = fabs(wi - (double)bw[i]);
+      if (dw > maxdw) maxdw = dw;
+    }
+  }
+  print_message("tri upstream weights: %d points, max |dw| = %.3g\n", nfound, maxdw);
+  assert_int_equal(nfound, 300);
+  assert_true(maxdw < 1e-9);
+  /* at a node: the node's weight is 1 up to the jitter's effect, not exactly */
+  double node[4] = {5000, 3, -1, 0.4}, spec[NPIX], out, maxrel = 0, wnode = 0;
+  size_t inode = nr;
+  for (size_t i = 0; i < nr && inode == nr; i++) {
+    int same = 1;
+    for (int d = 0; d < 4; d++) same &= s.vec[(size_t)d * nr + i] == node[d];
+    if (same) inode = i;
+  }
+  assert_true(inode < nr);
+  assert_int_equal(rvs_interp_locate(ip, node, vert, w, &nw, &out), RVS_OK);
+  for (int k = 0; k < nw; k++)
+    if ((size_t)vert[k] == inode) wnode += w[k];
+  assert_true(wnode > 0.999 && wnode != 1.0);
+  assert_int_equal(rvs_interp_eval(ip, node, spec, &out), RVS_OK);
+  for (int j = 0; j < NPIX; j++) {
+    double want = s.specs[inode * NPIX + (size_t)j];
+    double e = fabs(log(spec[j]) - want) / fmax(fabs(want), 1e-3);
+    if (e > maxrel) maxrel = e;
+  }
+  print_message("tri upstream weights at a node: w = %.9f, max relative |d ln f| = %.3g\n", wnode,
+                maxrel);
+  assert_true(maxrel > 0 && maxrel < 1e-3);
+  free(geo);
+  free(jit);
+  rvs_interp_free(ip);
   free_specs(&s);
 }
 
@@ -721,6 +852,7 @@ static const struct CMUnitTest tests[] = {
     cmocka_unit_test(tri_deterministic),
     cmocka_unit_test(tri_constant_param_rejected),
     cmocka_unit_test(tri_locate_weights),
+    cmocka_unit_test(tri_upstream_weights),
     cmocka_unit_test(batch_equals_single),
     cmocka_unit_test(save_load_roundtrip_tri),
     cmocka_unit_test(save_load_roundtrip_grid),

@@ -32,6 +32,18 @@ typedef enum rvs_interp_kind {
 /* Build from a template library held in memory (rvs_specs is not kept: the
  * interpolator copies what it needs).  Parameter mapping: log10 on s->log_ids. */
 int rvs_interp_build_tri(const rvs_specs *s, rvs_interp **out);
+
+/* Where the triangulation's barycentric weights come from.
+ * UPSTREAM (the default of rvs_interp_build_tri and rvs_make_nd): scipy's
+ *   Delaunay.transform of upstream's points, i.e. the templates with
+ *   upstream's U(-1e-6, 1e-6) jitter and the exact corners of the padded box
+ *   around them.  Gives upstream's interpolated templates to ~1e-15; a grid
+ *   node is reproduced only to ~1e-5 relative (the jitter's weight error).
+ * EXACT: the true template positions: nodes and linear functions are
+ *   reproduced exactly; templates differ from upstream's by ~1e-5 relative,
+ *   enough to send multi-modal fits to other optima than upstream's. */
+typedef enum rvs_tri_weights { RVS_TRI_WEIGHTS_UPSTREAM = 0, RVS_TRI_WEIGHTS_EXACT = 1 } rvs_tri_weights;
+int rvs_interp_build_tri_ex(const rvs_specs *s, rvs_tri_weights weights, rvs_interp **out);
 int rvs_interp_build_grid(const rvs_specs *s, rvs_interp **out);
 
 /* Our interpolator file interp_<setup>.h5 (spectra included); save is atomic. */

@@ -7,7 +7,10 @@
  * bounding box padded by 20% per dimension (corner i takes the upper bound in
  * dimension j iff bit j of i is set), each carrying the spectrum of the
  * nearest real template, and triangulate with Qhull using scipy.spatial.
- * Delaunay's options ("d Qt Qbb Qc Qz Q12", plus "Qx" above 4-D).
+ * Delaunay's options ("d Qt Qbb Qc Qz Q12", plus "Qx" above 4-D).  The
+ * barycentric weights come, by default, from upstream's jittered geometry
+ * (scipy's Delaunay.transform), or from the true positions
+ * (RVS_TRI_WEIGHTS_EXACT; see interp.h).
  *
  * Point location: a directed walk (step into the neighbour opposite the most
  * negative barycentric coordinate) started from the simplex that holds the
@@ -161,34 +164,36 @@ static void transforms_from(const rvs_interp *ip, const double *coords, double *
   }
 }
 
-/* The jitter only chooses the combinatorial triangulation: the barycentric
- * transforms use the true (unjittered) vertex positions, so nodes and linear
- * functions are reproduced exactly.  A simplex that is flat without the
- * jitter (a sliver between two ways of splitting a cocircular face) keeps
- * its jittered transform for the walk only and is flagged degenerate: it
- * holds no volume and is never the answer of a location. */
-static int compute_transforms(rvs_interp *ip, const double *jittered) {
+/* Barycentric transforms from the geometry `geo` (upstream's: the jittered
+ * templates and the exact corners of the box around them, so the weights
+ * are scipy's Delaunay.transform weights; or, for RVS_TRI_WEIGHTS_EXACT,
+ * the true positions, so nodes and linear functions are reproduced
+ * exactly).  A simplex that is flat in `geo` (a sliver between two ways of
+ * splitting a cocircular face, or next to a padded corner) keeps the
+ * transform of the Qhull input `walkgeo` for the walk only and is flagged
+ * degenerate: it holds no volume and is never the answer of a location. */
+static int compute_transforms(rvs_interp *ip, const double *geo, const double *walkgeo) {
   int n = ip->ndim;
   size_t per = (size_t)(n + 1) * (size_t)n;
   ip->transform = malloc(ip->nsimplex * per * sizeof(double));
   ip->degenerate = calloc(ip->nsimplex ? ip->nsimplex : 1, 1);
   double *rc = malloc((ip->nsimplex ? ip->nsimplex : 1) * sizeof(double));
-  double *tj = jittered ? malloc(ip->nsimplex * per * sizeof(double)) : NULL;
-  double *rcj = jittered ? malloc((ip->nsimplex ? ip->nsimplex : 1) * sizeof(double)) : NULL;
-  if (!ip->transform || !ip->degenerate || !rc || (jittered && (!tj || !rcj))) {
+  double *tj = walkgeo ? malloc((ip->nsimplex ? ip->nsimplex : 1) * per * sizeof(double)) : NULL;
+  double *rcj = walkgeo ? malloc((ip->nsimplex ? ip->nsimplex : 1) * sizeof(double)) : NULL;
+  if (!ip->transform || !ip->degenerate || !rc || (walkgeo && (!tj || !rcj))) {
     free(rc);
     free(tj);
     free(rcj);
     return rvs_error(RVS_ERR_NOMEM, "triangulation: out of memory");
   }
-  transforms_from(ip, ip->vec, ip->transform, rc);
-  if (jittered) transforms_from(ip, jittered, tj, rcj);
+  transforms_from(ip, geo, ip->transform, rc);
+  if (walkgeo) transforms_from(ip, walkgeo, tj, rcj);
   size_t ndegen = 0;
   for (size_t s = 0; s < ip->nsimplex; s++) {
     if (rc[s] >= RVS_TRI_RCOND_MIN) continue;
     ip->degenerate[s] = 1;
     ndegen++;
-    if (jittered) memcpy(ip->transform + s * per, tj + s * per, per * sizeof(double));
+    if (walkgeo) memcpy(ip->transform + s * per, tj + s * per, per * sizeof(double));
     else
       for (size_t k = 0; k < per; k++) ip->transform[s * per + k] = NAN;
   }
@@ -476,7 +481,7 @@ int rvs_tri_setup_runtime(rvs_interp *ip) {
       if (v > ip->box_hi[d]) ip->box_hi[d] = v;
     }
   int st = RVS_OK;
-  if (!ip->transform) st = compute_transforms(ip, NULL);
+  if (!ip->transform) st = compute_transforms(ip, ip->vec, NULL);
   if (!st && !ip->neighbors) st = compute_neighbors(ip);
   if (!st) st = rvs_tri_build_buckets(ip);
   return st;
@@ -584,18 +589,28 @@ static int run_qhull(rvs_interp *ip, const double *coords) {
 }
 
 int rvs_interp_build_tri(const rvs_specs *s, rvs_interp **out) {
+  return rvs_interp_build_tri_ex(s, RVS_TRI_WEIGHTS_UPSTREAM, out);
+}
+
+int rvs_interp_build_tri_ex(const rvs_specs *s, rvs_tri_weights weights, rvs_interp **out) {
   *out = NULL;
   if (!s || s->nparam < 1 || s->nparam > 8)
     return rvs_error(RVS_ERR_ARG, "triangulation: needs 1 to 8 parameters");
+  if (weights != RVS_TRI_WEIGHTS_UPSTREAM && weights != RVS_TRI_WEIGHTS_EXACT)
+    return rvs_error(RVS_ERR_ARG, "triangulation: unknown weights mode %d", (int)weights);
   int n = (int)s->nparam;
   size_t nreal = s->nspec, ncorner = (size_t)1 << n;
   int st;
-  double *jittered = NULL;
+  double *jittered = NULL, *jit = NULL, *geo = NULL;
   rvs_interp *ip = rvs_interp_alloc_common(s, nreal + ncorner, &st);
   if (!ip) return st;
   ip->kind = RVS_INTERP_TRIANGULATION;
   ip->extraflags = calloc(ip->nvert, sizeof(double));
-  if (!ip->extraflags) {
+  /* jittered: the Qhull input; geo: the geometry of the weights */
+  jittered = malloc(ip->nvert * (size_t)n * sizeof(double));
+  geo = malloc(ip->nvert * (size_t)n * sizeof(double));
+  jit = calloc(ip->nvert * (size_t)n, sizeof(double));
+  if (!ip->extraflags || !jittered || !geo || !jit) {
     st = rvs_error(RVS_ERR_NOMEM, "triangulation: out of memory");
     goto fail;
   }
@@ -611,23 +626,33 @@ int rvs_interp_build_tri(const rvs_specs *s, rvs_interp **out) {
       }
       ip->vec[i * (size_t)n + (size_t)d] = v;
     }
+  /* Upstream's jitter of the templates (stream drawn in upstream's (dim,
+   * point) order); the stream continues into the corners' jitter below. */
+  rvs_tri_jitter(jit, ip->nvert * (size_t)n, RVS_INTERP_JITTER, RVS_INTERP_JITTER_SEED);
+  for (size_t i = 0; i < nreal; i++)
+    for (int d = 0; d < n; d++)
+      jittered[i * (size_t)n + (size_t)d] =
+          ip->vec[i * (size_t)n + (size_t)d] + jit[(size_t)d * nreal + i];
+  /* The box around the templates (upstream: around the jittered ones),
+   * padded by 20% of the span. */
+  const double *boxsrc = weights == RVS_TRI_WEIGHTS_UPSTREAM ? jittered : ip->vec;
   double lo[8], hi[8];
   for (int d = 0; d < n; d++) {
     lo[d] = INFINITY;
     hi[d] = -INFINITY;
     for (size_t i = 0; i < nreal; i++) {
-      double v = ip->vec[i * (size_t)n + (size_t)d];
+      double v = boxsrc[i * (size_t)n + (size_t)d];
       if (v < lo[d]) lo[d] = v;
       if (v > hi[d]) hi[d] = v;
     }
-    if (!(hi[d] > lo[d])) {
+    if (!(hi[d] > lo[d]) || !(hi[d] - lo[d] > 10 * RVS_INTERP_JITTER)) {
       st = rvs_error(RVS_ERR_ARG, "triangulation: parameter %s is constant over the grid; "
                      "a Delaunay triangulation needs a spread in every parameter (drop it, "
                      "or use the regular-grid interpolator)", ip->parnames[d]);
       goto fail;
     }
   }
-  for (int d = 0; d < n; d++) { /* the box padded by 20% of the span */
+  for (int d = 0; d < n; d++) {
     double span = hi[d] - lo[d];
     lo[d] -= RVS_INTERP_BOX_PAD * span;
     hi[d] += RVS_INTERP_BOX_PAD * span;
@@ -644,7 +669,7 @@ int rvs_interp_build_tri(const rvs_specs *s, rvs_interp **out) {
     for (size_t i = 0; i < nreal; i++) { /* nearest in mapped, unscaled space */
       double d2 = 0;
       for (int d = 0; d < n; d++) {
-        double t = ip->vec[i * (size_t)n + (size_t)d] - cv[d];
+        double t = boxsrc[i * (size_t)n + (size_t)d] - cv[d];
         d2 += t * t;
       }
       if (d2 < bestd) {
@@ -656,40 +681,39 @@ int rvs_interp_build_tri(const rvs_specs *s, rvs_interp **out) {
     if (st) goto fail;
     ip->extraflags[nreal + c] = 1.0;
   }
-  /* Jittered copy for Qhull only.  The real points get upstream's jitter
-   * (stream drawn in upstream's (dim, point) order); the corners, which
-   * upstream leaves exact, are jittered too (the stream continues), else
-   * Qhull returns simplices that are flat even in the jittered geometry and
-   * the walk cannot pass them. */
-  jittered = malloc(ip->nvert * (size_t)n * sizeof(double));
-  double *jit = calloc(ip->nvert * (size_t)n, sizeof(double));
-  if (!jittered || !jit) {
-    free(jit);
-    st = rvs_error(RVS_ERR_NOMEM, "triangulation: out of memory");
-    goto fail;
-  }
-  memcpy(jittered, ip->vec, ip->nvert * (size_t)n * sizeof(double));
-  rvs_tri_jitter(jit, ip->nvert * (size_t)n, RVS_INTERP_JITTER, RVS_INTERP_JITTER_SEED);
+  /* Upstream gives Qhull the exact corners; we jitter them too (the stream
+   * continues, scaled by the span), else Qhull returns simplices that are
+   * flat even in the jittered geometry and the walk cannot pass them. */
   for (int d = 0; d < n; d++) {
-    for (size_t i = 0; i < nreal; i++)
-      jittered[i * (size_t)n + (size_t)d] += jit[(size_t)d * nreal + i];
     double span = (hi[d] - lo[d]) / (1 + 2 * RVS_INTERP_BOX_PAD);
-    for (size_t c = 0; c < ncorner; c++)
-      jittered[(nreal + c) * (size_t)n + (size_t)d] +=
-          span * jit[nreal * (size_t)n + c * (size_t)n + (size_t)d];
+    for (size_t c = 0; c < ncorner; c++) {
+      size_t k = (nreal + c) * (size_t)n + (size_t)d;
+      jittered[k] = ip->vec[k] + span * jit[nreal * (size_t)n + c * (size_t)n + (size_t)d];
+    }
+  }
+  if (weights == RVS_TRI_WEIGHTS_UPSTREAM) {
+    memcpy(geo, jittered, nreal * (size_t)n * sizeof(double));
+    memcpy(geo + nreal * (size_t)n, ip->vec + nreal * (size_t)n,
+           ncorner * (size_t)n * sizeof(double));
+  } else {
+    memcpy(geo, ip->vec, ip->nvert * (size_t)n * sizeof(double));
   }
   free(jit);
+  jit = NULL;
   st = run_qhull(ip, jittered);
-  if (!st) st = compute_transforms(ip, jittered);
+  if (!st) st = compute_transforms(ip, geo, jittered);
   if (!st) st = rvs_tri_setup_runtime(ip);
   if (st) goto fail;
   free(jittered);
+  free(geo);
   rvs_log(RVS_LOG_INFO, "triangulation: %zu templates + %zu corners, %zu simplices", nreal,
           ncorner, ip->nsimplex);
   *out = ip;
   return RVS_OK;
 fail:
   free(jittered);
+  free(geo);
+  free(jit);
   rvs_interp_free(ip);
   return st;
 }
