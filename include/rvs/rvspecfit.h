@@ -131,6 +131,7 @@ int rvs_fit_stream(rvs_context *ctx, const rvs_stream_callbacks *cb);
 int rvs_context_pool(const rvs_context *ctx);
 /* Where the time of the fits went, summed over every rvs_fit_stream /
  * rvs_fit_batch call of the context (seconds of wall time). */
+enum { RVS_ROUND_BUCKETS = 10 };
 enum { RVS_TIME_SCAN = 0, RVS_TIME_MINIMISER, RVS_TIME_SAMPLER, RVS_TIME_HESSIAN, RVS_TIME_OTHER,
        RVS_TIME_NPHASES };
 typedef struct rvs_timing {
@@ -142,6 +143,12 @@ typedef struct rvs_timing {
                                 * other (best-fit model, continuum-only fit) */
   long phase_requests[RVS_TIME_NPHASES];
   long rounds, requests, fits;
+  /* rounds by their number of requests, in factors of 4: bucket k holds the
+   * rounds with 4^k <= requests < 4^(k+1) (the last one: all above); their
+   * count, requests and evaluate seconds.  Shows whether the time goes into
+   * few large rounds (throughput) or many small ones (latency). */
+  long size_rounds[RVS_ROUND_BUCKETS], size_requests[RVS_ROUND_BUCKETS];
+  double size_seconds[RVS_ROUND_BUCKETS];
 } rvs_timing;
 void rvs_context_timing(const rvs_context *ctx, rvs_timing *t);
 

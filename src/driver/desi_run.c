@@ -315,6 +315,11 @@ void rvs_desi_run_report_timing(const rvs_desi_run *run, FILE *out) {
     }
     sum.rounds += t.rounds;
     sum.requests += t.requests;
+    for (int b = 0; b < RVS_ROUND_BUCKETS; b++) {
+      sum.size_rounds[b] += t.size_rounds[b];
+      sum.size_requests[b] += t.size_requests[b];
+      sum.size_seconds[b] += t.size_seconds[b];
+    }
     sum.fits += t.fits;
   }
   /* the workers' seconds add up; shares are of their sum */
@@ -332,4 +337,16 @@ void rvs_desi_run_report_timing(const rvs_desi_run *run, FILE *out) {
            sum.requests, sum.fits ? (double)sum.requests / (double)sum.fits : 0.0);
   rvs_log(RVS_LOG_INFO, "%s", line);
   if (out) fprintf(out, "rvs_desi_fit: %s\n", line);
+  /* rounds by size: "<4^(k+1) requests: rounds, requests, seconds" */
+  size_t len = 0;
+  len += (size_t)snprintf(line + len, sizeof line - len, "rounds by requests:");
+  for (int b = 0; b < RVS_ROUND_BUCKETS && len < sizeof line; b++) {
+    if (!sum.size_rounds[b]) continue;
+    long top = 1L << (2 * (b + 1));
+    len += (size_t)snprintf(line + len, sizeof line - len, " %s%ld: %ld rounds %ld req %.1f s;",
+                            b == RVS_ROUND_BUCKETS - 1 ? ">=" : "<",
+                            b == RVS_ROUND_BUCKETS - 1 ? top / 4 : top, sum.size_rounds[b],
+                            sum.size_requests[b], sum.size_seconds[b]);
+  }
+  rvs_log(RVS_LOG_INFO, "%s", line);
 }

@@ -125,6 +125,13 @@ int rvs_fit_jobs_stream(rvs_backend *be, const rvs_fit_config *cfg, const rvs_jo
     }
     st.rounds++;
     st.requests += (long)total;
+    {
+      int b = 0;
+      for (size_t q = total; q >= 4 && b < RVS_ROUND_BUCKETS - 1; q /= 4) b++;
+      st.size_rounds[b]++;
+      st.size_requests[b] += (long)total;
+      st.size_seconds[b] += dt;
+    }
     /* scatter; retire finished fits */
     for (int k = 0; k < nact;) {
       active *a = &act[k];

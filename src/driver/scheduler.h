@@ -7,6 +7,7 @@
 
 #include "backend/backend.h"
 #include "fit/process.h"
+#include "rvs/rvspecfit.h" /* RVS_ROUND_BUCKETS */
 
 typedef struct rvs_fit_job {
   const rvs_spectrum *spec;   /* data (copied into the backend when the job starts) */
@@ -31,6 +32,9 @@ typedef struct rvs_scheduler_stats {
    * proportion to each round's requests */
   long phase_requests[RVS_NPHASES];
   double phase_seconds[RVS_NPHASES];
+  /* rounds by size, as rvs_timing (buckets of factor 4 in requests) */
+  long size_rounds[RVS_ROUND_BUCKETS], size_requests[RVS_ROUND_BUCKETS];
+  double size_seconds[RVS_ROUND_BUCKETS];
 } rvs_scheduler_stats;
 
 /* A source of jobs for rvs_fit_stream, so that new spectra (the next file)
