@@ -100,6 +100,8 @@ void rvs_interp_free(rvs_interp *ip) {
   free(ip->box_hi);
   free(ip->bucket_n);
   free(ip->bucket_start);
+  free(ip->cand_off);
+  free(ip->cand);
   if (ip->uvecs)
     for (int d = 0; d < ip->ndim; d++) free(ip->uvecs[d]);
   free(ip->uvecs);

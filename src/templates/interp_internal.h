@@ -46,6 +46,12 @@ struct rvs_interp {
   int *bucket_n;           /* [ndim] buckets per dimension */
   size_t nbucket;
   int32_t *bucket_start; /* [nbucket] a simplex holding the bucket centre */
+  /* offsets into cand per candidate bucket (a grid of at most 8 per
+   * dimension), plus one: the non-degenerate simplices with a corner vertex
+   * whose bounding box (widened by the jitter) meets the bucket, in
+   * increasing order: the fallback of the walk next to the corners */
+  size_t *cand_off;
+  int32_t *cand;
 
   /* regular grid */
   int *ulen;         /* [ndim] */
