@@ -9,6 +9,7 @@
 #include <sys/stat.h>
 
 #include "rvs/status.h"
+#include "ccf_test_util.h"
 #include "templates/ccf_bank.h"
 
 static void conf_like_upstream(void **state) {
@@ -156,54 +157,6 @@ static void preprocess_nocont_interpolates(void **state) {
   free(g);
 }
 
-/* A small library: 18 templates (teff x logg x feh) of a continuum times
- * absorption lines whose depths depend on the parameters, log-uniform lambda. */
-#define NPIXT 12000
-static rvs_specs make_lib(void) {
-  rvs_specs s;
-  memset(&s, 0, sizeof s);
-  static const double teff[] = {4500, 5500, 6500}, logg[] = {2, 3.5, 5}, feh[] = {-1, 0};
-  s.nspec = 18;
-  s.npix = NPIXT;
-  s.nparam = 3;
-  s.vec = malloc(3 * 18 * sizeof(double));
-  s.specs = malloc(18 * (size_t)NPIXT * sizeof(double));
-  s.lam = malloc(NPIXT * sizeof(double));
-  s.log_step = 1;
-  s.log_spec = 1;
-  s.float_bits = 32;
-  static char *names[] = {"teff", "logg", "feh"};
-  s.parnames = names;
-  for (int j = 0; j < NPIXT; j++) s.lam[j] = 4950 * exp(1.6e-5 * j);
-  int k = 0;
-  for (int a = 0; a < 3; a++)
-    for (int b = 0; b < 3; b++)
-      for (int c = 0; c < 2; c++, k++) {
-        s.vec[0 * 18 + k] = teff[a];
-        s.vec[1 * 18 + k] = logg[b];
-        s.vec[2 * 18 + k] = feh[c];
-        for (int j = 0; j < NPIXT; j++) {
-          double l = s.lam[j];
-          double lnf = log(1e3 * (1 + 0.2 * (l - 5500) / 500)) - 0.3 * (teff[a] / 5500) * ((l - 5500) / 600) * ((l - 5500) / 600);
-          double line = 0;
-          for (int q = 0; q < 60; q++) {
-            double c0 = 5000 + 16.3 * q + 3 * sin(q * 1.7);
-            double depth = 0.3 + 0.2 * sin(q + a) + 0.1 * (feh[c] + 1);
-            double t = (l - c0) / (0.15 + 0.05 * b);
-            line += depth * exp(-0.5 * t * t);
-          }
-          s.specs[(size_t)k * NPIXT + (size_t)j] = lnf - line;
-        }
-      }
-  return s;
-}
-
-static void free_lib(rvs_specs *s) {
-  free(s->vec);
-  free(s->specs);
-  free(s->lam);
-}
-
 /* circular cc[k] = sum_n T[n+k] c[n] via FFT: irfft(fft_T * conj(rfft(c))) */
 static void circ_ccf(const rvs_ccf_bank *b, size_t m, const double *c, double *cc) {
   size_t n = b->conf.npoints, nf = b->nfreq;
@@ -236,7 +189,7 @@ static size_t argmax(const double *x, size_t n) {
 
 static void bank_ccf_peaks(void **state) {
   (void)state;
-  rvs_specs s = make_lib();
+  rvs_specs s = ctu_make_lib(32, 0);
   rvs_ccf_conf c;
   assert_int_equal(rvs_ccf_conf_init(&c, 5000, 5900, 0.12, 1), RVS_OK);
   assert_int_equal(c.npoints, 8192);
@@ -292,12 +245,12 @@ static void bank_ccf_peaks(void **state) {
   free(cc);
   free(shifted);
   rvs_ccf_bank_free(b);
-  free_lib(&s);
+  ctu_free_lib(&s);
 }
 
 static void bank_vsinis_and_roundtrip(void **state) {
   (void)state;
-  rvs_specs s = make_lib();
+  rvs_specs s = ctu_make_lib(32, 0);
   rvs_ccf_conf c;
   assert_int_equal(rvs_ccf_conf_init(&c, 5000, 5900, 0.25, 1), RVS_OK);
   double vs[3] = {0, 30, 100};
@@ -367,7 +320,7 @@ static void bank_vsinis_and_roundtrip(void **state) {
   rvs_ccf_bank_free(l);
   rvs_ccf_bank_free(b);
   rvs_ccf_bank_free(b1);
-  free_lib(&s);
+  ctu_free_lib(&s);
 }
 
 static const struct CMUnitTest tests[] = {

@@ -13,51 +13,9 @@
 #include <stdlib.h>
 
 #include "backend/cpu/ccf_batch.h"
+#include "ccf_test_util.h"
 #include "rvs/status.h"
 #include "templates/ccf_bank.h"
-
-#define NPIXT 12000
-#define NT 18
-
-static rvs_specs make_lib(void) {
-  rvs_specs s;
-  memset(&s, 0, sizeof s);
-  static const double teff[] = {4500, 5500, 6500}, logg[] = {2, 3.5, 5}, feh[] = {-1, 0};
-  s.nspec = NT;
-  s.npix = NPIXT;
-  s.nparam = 3;
-  s.vec = malloc(3 * NT * sizeof(double));
-  s.specs = malloc(NT * (size_t)NPIXT * sizeof(double));
-  s.lam = malloc(NPIXT * sizeof(double));
-  s.log_step = 1;
-  s.log_spec = 1;
-  s.float_bits = 64;
-  static char *names[] = {"teff", "logg", "feh"};
-  s.parnames = names;
-  for (int j = 0; j < NPIXT; j++) s.lam[j] = 4950 * exp(1.6e-5 * j);
-  int k = 0;
-  for (int a = 0; a < 3; a++)
-    for (int b = 0; b < 3; b++)
-      for (int c = 0; c < 2; c++, k++) {
-        s.vec[0 * NT + k] = teff[a];
-        s.vec[1 * NT + k] = logg[b];
-        s.vec[2 * NT + k] = feh[c];
-        for (int j = 0; j < NPIXT; j++) {
-          double l = s.lam[j];
-          double lnf = log(1e3 * (1 + 0.2 * (l - 5500) / 500)) -
-                       0.3 * (teff[a] / 5500) * ((l - 5500) / 600) * ((l - 5500) / 600);
-          double line = 0;
-          for (int q = 0; q < 60; q++) {
-            double c0 = 5000 + 16.3 * q + 3 * sin(q * 1.7);
-            double depth = 0.3 + 0.2 * sin(q + a) + 0.1 * (feh[c] + 1) + 0.05 * b * cos(q);
-            double t = (l - c0) / (0.15 + 0.05 * b);
-            line += depth * exp(-0.5 * t * t);
-          }
-          s.specs[(size_t)k * NPIXT + (size_t)j] = lnf - line;
-        }
-      }
-  return s;
-}
 
 static uint64_t rng = 12345;
 static double unif(void) {
@@ -166,7 +124,7 @@ static void one_case(rvs_ccf_bank *const *banks, int narms, const rvs_specs *s, 
   static const double LO[2] = {5010, 5420}, HI[2] = {5480, 5880};
   double lam[2][NOBS], flux[2][NOBS], err[2][NOBS];
   unsigned char bad[2][NOBS];
-  int t = (int)(unif() * NT) % NT;
+  int t = (int)(unif() * CTU_NT) % CTU_NT;
   double v = 400 * (unif() - 0.5), kf = sqrt((1 + v / 299792.458) / (1 - v / 299792.458));
   rvs_ccf_arm arms[2];
   for (int a = 0; a < narms; a++) {
@@ -210,7 +168,7 @@ static void one_case(rvs_ccf_bank *const *banks, int narms, const rvs_specs *s, 
 
 static void emulation_matches_cpu(void **state) {
   (void)state;
-  rvs_specs s = make_lib();
+  rvs_specs s = ctu_make_lib(64, 0.05);
   rvs_ccf_conf c[2], cn[2];
   assert_int_equal(rvs_ccf_conf_init(&c[0], 5000, 5500, 0.12, 1), RVS_OK);
   assert_int_equal(rvs_ccf_conf_init(&c[1], 5400, 5900, 0.2, 1), RVS_OK);
@@ -238,7 +196,7 @@ static void emulation_matches_cpu(void **state) {
     rvs_ccf_bank_free(b[a]);
     rvs_ccf_bank_free(bn[a]);
   }
-  free(s.vec); free(s.specs); free(s.lam);
+  ctu_free_lib(&s);
 }
 
 static void helpers_basic(void **state) {

@@ -7,23 +7,12 @@
  * are a tiny analytic library (tests/test_desi_lib.h). */
 #include "rvs_test.h"
 
-#include "driver/desi_fit.h"
-#include "rvs/rvspecfit.h"
-#include "test_desi_lib.h"
+#include "desi_test_util.h"
 
-#include <fitsio.h>
 #include <unistd.h>
 
 #define W RVS_TEST_SCRATCH "/bad_input"
 #define REAL RVS_SHARED_DATA_DIR "/desi/coadd-4-80613-thru20210324.fits"
-
-static int sh(const char *cmd) { return system(cmd); }
-
-static void copy_real(const char *dst) {
-  char cmd[2048];
-  snprintf(cmd, sizeof cmd, "mkdir -p $(dirname %s) && cp %s %s && chmod u+w %s", dst, REAL, dst, dst);
-  assert_int_equal(sh(cmd), 0);
-}
 
 /* Overwrite image HDU `name` of `path` with a constant (all rows). */
 static void fill_hdu(const char *path, const char *name, double value) {
@@ -43,44 +32,21 @@ static void fill_hdu(const char *path, const char *name, double value) {
   assert_int_equal(fs, 0);
 }
 
-static rvs_context *ctx;
-static rvs_config cfg;
-
 static int setup(void **state) {
   (void)state;
-  sh("rm -rf " W " && mkdir -p " W);
-  if (tdl_build(W "/lib")) return -1;
-  if (rvs_config_read(W "/lib/config.yaml", &cfg)) return -1;
-  rvs_options o;
-  rvs_options_default(&o);
-  o.nthreads = 2;
-  return rvs_context_create(&cfg, &o, &ctx);
-}
-
-static int teardown(void **state) {
-  (void)state;
-  rvs_context_free(ctx);
-  return 0;
-}
-
-static int run_file(const char *path, rvs_desi_file_stats *st) {
-  rvs_desi_options o;
-  rvs_desi_options_default(&o);
-  o.output_dir = W "/out";
-  o.no_subdirs = 1;
-  return rvs_desi_process_file(ctx, &cfg, &o, path, st);
+  return dtu_setup(W);
 }
 
 static void no_outputs_for(const char *base) {
   char cmd[1024];
   snprintf(cmd, sizeof cmd, "ls " W "/out 2>/dev/null | grep -q '%s'", base);
-  assert_int_not_equal(sh(cmd), 0); /* neither outputs nor temporary files */
+  assert_int_not_equal(dtu_sh(cmd), 0); /* neither outputs nor temporary files */
 }
 
 static void missing_file(void **state) {
   (void)state;
   rvs_desi_file_stats st;
-  int rc = run_file(W "/nope/x/coadd-missing.fits", &st);
+  int rc = dtu_run_file(W "/nope/x/coadd-missing.fits", 0, 0, &st);
   assert_int_not_equal(rc, RVS_OK);
   assert_non_null(strstr(rvs_last_error(), "coadd-missing.fits"));
   no_outputs_for("coadd-missing");
@@ -89,10 +55,10 @@ static void missing_file(void **state) {
 static void truncated_file(void **state) {
   (void)state;
   const char *p = W "/in/coadd-trunc.fits";
-  copy_real(p);
+  dtu_copy(REAL, p);
   assert_int_equal(truncate(p, 200000), 0);
   rvs_desi_file_stats st;
-  assert_int_not_equal(run_file(p, &st), RVS_OK);
+  assert_int_not_equal(dtu_run_file(p, 0, 0, &st), RVS_OK);
   assert_non_null(strstr(rvs_last_error(), "coadd-trunc.fits"));
   no_outputs_for("coadd-trunc");
 }
@@ -100,7 +66,7 @@ static void truncated_file(void **state) {
 static void missing_hdu(void **state) {
   (void)state;
   const char *p = W "/in/coadd-nohdu.fits";
-  copy_real(p);
+  dtu_copy(REAL, p);
   fitsfile *f;
   int fs = 0;
   fits_open_file(&f, p, READWRITE, &fs);
@@ -109,7 +75,7 @@ static void missing_hdu(void **state) {
   fits_close_file(f, &fs);
   assert_int_equal(fs, 0);
   rvs_desi_file_stats st;
-  assert_int_not_equal(run_file(p, &st), RVS_OK);
+  assert_int_not_equal(dtu_run_file(p, 0, 0, &st), RVS_OK);
   assert_non_null(strstr(rvs_last_error(), "coadd-nohdu.fits"));
   assert_non_null(strstr(rvs_last_error(), "R_IVAR"));
   no_outputs_for("coadd-nohdu");
@@ -120,11 +86,11 @@ static void bad_arms_are_dropped(void **state) {
   /* NaN flux in B and ivar = 0 in R: as upstream, both arms stay in the fit
    * with every pixel masked (huge errors), so only Z constrains it */
   const char *p = W "/in/coadd-nanb.fits";
-  copy_real(p);
+  dtu_copy(REAL, p);
   fill_hdu(p, "B_FLUX", NAN);
   fill_hdu(p, "R_IVAR", 0);
   rvs_desi_file_stats st;
-  assert_int_equal(run_file(p, &st), RVS_OK);
+  assert_int_equal(dtu_run_file(p, 0, 0, &st), RVS_OK);
   assert_int_equal(st.nfitted, 1);
   fitsfile *f;
   int fs = 0, col;
@@ -147,12 +113,12 @@ static void bad_arms_are_dropped(void **state) {
 static void fiber_without_usable_arm_is_flagged(void **state) {
   (void)state;
   const char *p = W "/in/coadd-masked.fits";
-  copy_real(p);
+  dtu_copy(REAL, p);
   fill_hdu(p, "B_MASK", 1);
   fill_hdu(p, "R_MASK", 1);
   fill_hdu(p, "Z_MASK", 1);
   rvs_desi_file_stats st;
-  assert_int_equal(run_file(p, &st), RVS_OK);
+  assert_int_equal(dtu_run_file(p, 0, 0, &st), RVS_OK);
   assert_int_equal(st.nbad, 1);
   fitsfile *f;
   int fs = 0, col;
@@ -173,31 +139,21 @@ static void fiber_without_usable_arm_is_flagged(void **state) {
 static void empty_selection_writes_empty_table(void **state) {
   (void)state;
   const char *p = W "/in/coadd-empty.fits";
-  copy_real(p);
+  dtu_copy(REAL, p);
   rvs_desi_options o;
-  rvs_desi_options_default(&o);
-  o.output_dir = W "/out";
-  o.no_subdirs = 1;
+  dtu_options(&o);
   o.select.minsn = 1e9;
   rvs_desi_file_stats st;
-  assert_int_equal(rvs_desi_process_file(ctx, &cfg, &o, p, &st), RVS_OK);
+  assert_int_equal(rvs_desi_process_file(dtu_ctx, &dtu_cfg, &o, p, &st), RVS_OK);
   assert_int_equal(st.nselected, 0);
-  fitsfile *f;
-  int fs = 0;
-  long nrows = -1;
-  fits_open_table(&f, W "/out/rvtab_coadd-empty.fits", READONLY, &fs);
-  fits_movnam_hdu(f, BINARY_TBL, "RVTAB", 0, &fs);
-  fits_get_num_rows(f, &nrows, &fs);
-  fits_close_file(f, &fs);
-  assert_int_equal(fs, 0);
-  assert_int_equal(nrows, 0);
+  assert_int_equal(dtu_rvtab_nrows(W "/out/rvtab_coadd-empty.fits"), 0);
 }
 
 static void program_goes_on_and_reports(void **state) {
   (void)state;
   /* one good file between two bad ones: outputs for the good one, exit 1 */
-  copy_real(W "/in2/a/coadd-good.fits");
-  copy_real(W "/in2/a/coadd-bad.fits");
+  dtu_copy(REAL, W "/in2/a/coadd-good.fits");
+  dtu_copy(REAL, W "/in2/a/coadd-bad.fits");
   assert_int_equal(truncate(W "/in2/a/coadd-bad.fits", 1000), 0);
   char cmd[4096];
   snprintf(cmd, sizeof cmd,
@@ -205,14 +161,14 @@ static void program_goes_on_and_reports(void **state) {
            "--process_status_file " W "/status2.txt " W "/in2/a/coadd-missing.fits " W
            "/in2/a/coadd-good.fits " W "/in2/a/coadd-bad.fits 2> " W "/stderr2.txt",
            RVS_BINARY_DIR);
-  int rc = sh(cmd);
+  int rc = dtu_sh(cmd);
   assert_true(WIFEXITED(rc) && WEXITSTATUS(rc) == 1);
   assert_int_equal(access(W "/out2/rvtab_coadd-good.fits", R_OK), 0);
-  assert_int_equal(sh("grep -q 'coadd-bad.fits' " W "/stderr2.txt"), 0);
-  assert_int_equal(sh("grep -q 'coadd-missing.fits' " W "/stderr2.txt"), 0);
-  assert_int_equal(sh("grep -q 'coadd-good.fits SUCCESS' " W "/status2.txt"), 0);
-  assert_int_equal(sh("grep -q 'coadd-bad.fits FAILURE 0' " W "/status2.txt"), 0);
-  assert_int_not_equal(sh("ls " W "/out2 | grep -q 'coadd-bad\\|tmp'"), 0);
+  assert_int_equal(dtu_sh("grep -q 'coadd-bad.fits' " W "/stderr2.txt"), 0);
+  assert_int_equal(dtu_sh("grep -q 'coadd-missing.fits' " W "/stderr2.txt"), 0);
+  assert_int_equal(dtu_sh("grep -q 'coadd-good.fits SUCCESS' " W "/status2.txt"), 0);
+  assert_int_equal(dtu_sh("grep -q 'coadd-bad.fits FAILURE 0' " W "/status2.txt"), 0);
+  assert_int_not_equal(dtu_sh("ls " W "/out2 | grep -q 'coadd-bad\\|tmp'"), 0);
 }
 
 static void unreadable_library_and_config(void **state) {
@@ -221,9 +177,9 @@ static void unreadable_library_and_config(void **state) {
   snprintf(cmd, sizeof cmd,
            "%s/rvs_desi_fit --config " W "/nope.yaml " REAL " 2> " W "/stderr3.txt",
            RVS_BINARY_DIR);
-  int rc = sh(cmd);
+  int rc = dtu_sh(cmd);
   assert_true(WIFEXITED(rc) && WEXITSTATUS(rc) != 0);
-  assert_int_equal(sh("grep -q 'nope.yaml' " W "/stderr3.txt"), 0);
+  assert_int_equal(dtu_sh("grep -q 'nope.yaml' " W "/stderr3.txt"), 0);
   FILE *f = fopen(W "/badlib.yaml", "w");
   fprintf(f, "template_lib: '" W "/no_such_lib/'\n");
   fclose(f);
@@ -231,10 +187,10 @@ static void unreadable_library_and_config(void **state) {
            "%s/rvs_desi_fit --config " W "/badlib.yaml --output_dir " W "/out3 --no_subdirs " REAL
            " 2> " W "/stderr4.txt",
            RVS_BINARY_DIR);
-  rc = sh(cmd);
+  rc = dtu_sh(cmd);
   assert_true(WIFEXITED(rc) && WEXITSTATUS(rc) == 1);
-  assert_int_equal(sh("grep -q 'no_such_lib/interp_desi_b.h5' " W "/stderr4.txt"), 0);
-  assert_int_not_equal(sh("ls " W "/out3 2>/dev/null | grep -q fits"), 0);
+  assert_int_equal(dtu_sh("grep -q 'no_such_lib/interp_desi_b.h5' " W "/stderr4.txt"), 0);
+  assert_int_not_equal(dtu_sh("ls " W "/out3 2>/dev/null | grep -q fits"), 0);
 }
 
 static const struct CMUnitTest tests[] = {
@@ -247,4 +203,4 @@ static const struct CMUnitTest tests[] = {
     cmocka_unit_test(program_goes_on_and_reports),
     cmocka_unit_test(unreadable_library_and_config),
 };
-RVS_TEST_MAIN_SETUP(tests, setup, teardown)
+RVS_TEST_MAIN_SETUP(tests, setup, dtu_teardown)

@@ -8,14 +8,11 @@
  * fixtures written below. */
 #include "rvs_test.h"
 
-#include "driver/desi_fit.h"
+#include "desi_test_util.h"
 #include "driver/desi_select.h"
 #include "driver/desi_targetbits.h"
 #include "io/redrock.h"
-#include "rvs/rvspecfit.h"
-#include "test_desi_lib.h"
 
-#include <fitsio.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -24,8 +21,6 @@
 #define REAL REALDIR "/coadd-4-80613-thru20210324.fits"
 #define REAL_RR REALDIR "/redrock-4-80613-thru20210324.fits"
 #define REAL_TID 39633345008634465LL
-
-static int sh(const char *cmd) { return system(cmd); }
 
 static uint64_t B(int bit) { return UINT64_C(1) << bit; }
 
@@ -75,7 +70,7 @@ static const long long FIX_TID[8] = {1, 2, 3, 4, 5, 6, 7, 8};
 #define FIX_COADD FIX_DIR "/coadd-fix.fits"
 
 static void make_main_fixture(void) {
-  sh("mkdir -p " FIX_DIR);
+  dtu_sh("mkdir -p " FIX_DIR);
   const long long bits[8] = {(long long)B(61),          (long long)B(60), (long long)B(33),
                              (long long)B(62),          1,                0,
                              (long long)(B(61) | 1), (long long)B(35)};
@@ -274,7 +269,7 @@ static void fixture_selection(void **state) {
 /* Equal row counts: row-by-row, TARGETIDs must agree (upstream asserts). */
 static void fixture_row_match(void **state) {
   (void)state;
-  sh("mkdir -p " W "/rows " W "/rows_bad");
+  dtu_sh("mkdir -p " W "/rows " W "/rows_bad");
   const long long tid[3] = {10, 11, 12}, bits[3] = {0, 0, 0};
   const double z[3] = {0.0001, 0.2, 1e-4};
   const char *st[3] = {"GALAXY", "GALAXY", "STAR"}, *su[3] = {"", "", "F"};
@@ -302,19 +297,19 @@ static void fixture_row_match(void **state) {
 /* Older names: zbest-* with HDU ZBEST, spectra-* inputs, .gz stripped. */
 static void redrock_file_names(void **state) {
   (void)state;
-  sh("rm -rf " W "/names && mkdir -p " W "/names");
+  dtu_sh("rm -rf " W "/names && mkdir -p " W "/names");
   char path[1024], ext[16], tried[1024];
   assert_int_equal(rvs_redrock_find(W "/names/coadd-a.fits", path, sizeof path, ext, sizeof ext,
                                     tried, sizeof tried),
                    0);
   assert_string_equal(tried, W "/names/redrock-a.fits");
-  sh("touch " W "/names/zbest-a.fits");
+  dtu_sh("touch " W "/names/zbest-a.fits");
   assert_int_equal(rvs_redrock_find(W "/names/spectra-a.fits.gz", path, sizeof path, ext,
                                     sizeof ext, tried, sizeof tried),
                    1);
   assert_string_equal(path, W "/names/zbest-a.fits");
   assert_string_equal(ext, "ZBEST");
-  sh("touch " W "/names/redrock-a.fits.gz");
+  dtu_sh("touch " W "/names/redrock-a.fits.gz");
   assert_int_equal(rvs_redrock_find(W "/names/coadd-a.fits", path, sizeof path, ext, sizeof ext,
                                     tried, sizeof tried),
                    1);
@@ -330,7 +325,7 @@ static void redrock_file_names(void **state) {
  * (upstream's reduce over no names raises). */
 static void cmx_survey(void **state) {
   (void)state;
-  sh("mkdir -p " W "/cmx");
+  dtu_sh("mkdir -p " W "/cmx");
   const long long tid[3] = {1, 2, 3};
   const long long bits[3] = {(long long)B(0), (long long)B(9), (long long)B(33)};
   write_fibermap(W "/cmx/coadd-c.fits", "CMX_TARGET", 3, tid, bits);
@@ -358,49 +353,17 @@ static void cmx_survey(void **state) {
 
 /* ---- through rvs_desi_process_file, with the tiny template library ---- */
 
-static rvs_context *ctx;
-static rvs_config cfg;
-
 static int setup(void **state) {
   (void)state;
-  sh("rm -rf " W " && mkdir -p " W);
-  if (tdl_build(W "/lib")) return -1;
-  if (rvs_config_read(W "/lib/config.yaml", &cfg)) return -1;
-  rvs_options o;
-  rvs_options_default(&o);
-  o.nthreads = 2;
-  return rvs_context_create(&cfg, &o, &ctx);
-}
-
-static int teardown(void **state) {
-  (void)state;
-  rvs_context_free(ctx);
-  return 0;
-}
-
-static int run_file(const char *path, int zsel, int zinc, rvs_desi_file_stats *st) {
-  rvs_desi_options o;
-  rvs_desi_options_default(&o);
-  o.output_dir = W "/out";
-  o.no_subdirs = 1;
-  o.select.zbest_select = zsel;
-  o.select.zbest_include = zinc;
-  return rvs_desi_process_file(ctx, &cfg, &o, path, st);
-}
-
-static void copy(const char *src, const char *dst) {
-  char cmd[2048];
-  snprintf(cmd, sizeof cmd, "mkdir -p $(dirname %s) && cp %s %s && chmod u+w %s", dst, src, dst,
-           dst);
-  assert_int_equal(sh(cmd), 0);
+  return dtu_setup(W);
 }
 
 static void zbest_include_columns(void **state) {
   (void)state;
-  copy(REAL, W "/in/coadd-4-80613-thru20210324.fits");
-  copy(REAL_RR, W "/in/redrock-4-80613-thru20210324.fits");
+  dtu_copy(REAL, W "/in/coadd-4-80613-thru20210324.fits");
+  dtu_copy(REAL_RR, W "/in/redrock-4-80613-thru20210324.fits");
   rvs_desi_file_stats st;
-  assert_int_equal(run_file(W "/in/coadd-4-80613-thru20210324.fits", 0, 1, &st), RVS_OK);
+  assert_int_equal(dtu_run_file(W "/in/coadd-4-80613-thru20210324.fits", 0, 1, &st), RVS_OK);
   assert_int_equal(st.nselected, 1);
   fitsfile *f;
   int fs = 0, col;
@@ -425,37 +388,31 @@ static void zbest_include_columns(void **state) {
   assert_string_equal(spectype, "GALAXY");
   assert_int_equal(strspn(subtype, " "), strlen(subtype)); /* blank (astropy reads '') */
   /* --zbest_select: the galaxy is dropped, an empty RVTAB is written */
-  assert_int_equal(run_file(W "/in/coadd-4-80613-thru20210324.fits", 1, 0, &st), RVS_OK);
+  assert_int_equal(dtu_run_file(W "/in/coadd-4-80613-thru20210324.fits", 1, 0, &st), RVS_OK);
   assert_int_equal(st.nselected, 0);
-  long nrows = -1;
-  fits_open_table(&f, W "/out/rvtab_coadd-4-80613-thru20210324.fits", READONLY, &fs);
-  fits_movnam_hdu(f, BINARY_TBL, "RVTAB", 0, &fs);
-  fits_get_num_rows(f, &nrows, &fs);
-  fits_close_file(f, &fs);
-  assert_int_equal(fs, 0);
-  assert_int_equal(nrows, 0);
+  assert_int_equal(dtu_rvtab_nrows(W "/out/rvtab_coadd-4-80613-thru20210324.fits"), 0);
 }
 
 static void missing_or_corrupt_redrock(void **state) {
   (void)state;
-  copy(REAL, W "/in_norr/coadd-x.fits");
+  dtu_copy(REAL, W "/in_norr/coadd-x.fits");
   rvs_desi_file_stats st;
-  int rc = run_file(W "/in_norr/coadd-x.fits", 0, 1, &st);
+  int rc = dtu_run_file(W "/in_norr/coadd-x.fits", 0, 1, &st);
   assert_int_equal(rc, RVS_ERR_IO);
   assert_non_null(strstr(rvs_last_error(), W "/in_norr/coadd-x.fits"));
   assert_non_null(strstr(rvs_last_error(), "redrock-x.fits"));
-  assert_int_not_equal(sh("ls " W "/out | grep -q coadd-x"), 0); /* nothing written */
+  assert_int_not_equal(dtu_sh("ls " W "/out | grep -q coadd-x"), 0); /* nothing written */
   /* cut short: the message names the Redrock file */
-  copy(REAL_RR, W "/in_norr/redrock-x.fits");
+  dtu_copy(REAL_RR, W "/in_norr/redrock-x.fits");
   assert_int_equal(truncate(W "/in_norr/redrock-x.fits", 5000), 0);
-  rc = run_file(W "/in_norr/coadd-x.fits", 1, 0, &st);
+  rc = dtu_run_file(W "/in_norr/coadd-x.fits", 1, 0, &st);
   assert_int_not_equal(rc, RVS_OK);
   assert_non_null(strstr(rvs_last_error(), "redrock-x.fits"));
   assert_null(strchr(rvs_last_error(), '\n')); /* one line */
-  assert_int_not_equal(sh("ls " W "/out | grep -q coadd-x"), 0);
+  assert_int_not_equal(dtu_sh("ls " W "/out | grep -q coadd-x"), 0);
   /* no REDSHIFTS HDU */
-  copy(REAL, W "/in_norr/redrock-x.fits");
-  rc = run_file(W "/in_norr/coadd-x.fits", 1, 0, &st);
+  dtu_copy(REAL, W "/in_norr/redrock-x.fits");
+  rc = dtu_run_file(W "/in_norr/coadd-x.fits", 1, 0, &st);
   assert_int_not_equal(rc, RVS_OK);
   assert_non_null(strstr(rvs_last_error(), "redrock-x.fits"));
   assert_non_null(strstr(rvs_last_error(), "REDSHIFTS"));
@@ -470,26 +427,26 @@ static void program_options(void **state) {
            "%s/rvs_desi_fit --objtypes MWS_ANY,NOT_A_CLASS --config " W "/lib/config.yaml " REAL
            " 2> " W "/stderr_obj.txt",
            RVS_BINARY_DIR);
-  int rc = sh(cmd);
+  int rc = dtu_sh(cmd);
   assert_true(WIFEXITED(rc) && WEXITSTATUS(rc) == 2);
-  assert_int_equal(sh("grep -q \"'NOT_A_CLASS' matches no DESI target class\" " W
+  assert_int_equal(dtu_sh("grep -q \"'NOT_A_CLASS' matches no DESI target class\" " W
                       "/stderr_obj.txt"),
                    0);
-  copy(REAL, W "/in_prog/a/coadd-norr.fits");
-  copy(REAL, W "/in_prog/a/coadd-4-80613-thru20210324.fits");
-  copy(REAL_RR, W "/in_prog/a/redrock-4-80613-thru20210324.fits");
+  dtu_copy(REAL, W "/in_prog/a/coadd-norr.fits");
+  dtu_copy(REAL, W "/in_prog/a/coadd-4-80613-thru20210324.fits");
+  dtu_copy(REAL_RR, W "/in_prog/a/redrock-4-80613-thru20210324.fits");
   snprintf(cmd, sizeof cmd,
            "%s/rvs_desi_fit --zbest_include --objtypes BGS_ANY --config " W
            "/lib/config.yaml --output_dir " W "/out_prog --no_subdirs --process_status_file " W
            "/status_prog.txt " W "/in_prog/a/coadd-norr.fits " W
            "/in_prog/a/coadd-4-80613-thru20210324.fits 2> " W "/stderr_prog.txt",
            RVS_BINARY_DIR);
-  rc = sh(cmd);
+  rc = dtu_sh(cmd);
   assert_true(WIFEXITED(rc) && WEXITSTATUS(rc) == 1);
-  assert_int_equal(sh("grep -q 'coadd-norr.fits FAILURE 0' " W "/status_prog.txt"), 0);
+  assert_int_equal(dtu_sh("grep -q 'coadd-norr.fits FAILURE 0' " W "/status_prog.txt"), 0);
   assert_int_equal(
-      sh("grep -q 'coadd-4-80613-thru20210324.fits SUCCESS 1' " W "/status_prog.txt"), 0);
-  assert_int_equal(sh("grep -q 'redrock-norr.fits' " W "/stderr_prog.txt"), 0);
+      dtu_sh("grep -q 'coadd-4-80613-thru20210324.fits SUCCESS 1' " W "/status_prog.txt"), 0);
+  assert_int_equal(dtu_sh("grep -q 'redrock-norr.fits' " W "/stderr_prog.txt"), 0);
 }
 
 static const struct CMUnitTest tests[] = {
@@ -505,4 +462,4 @@ static const struct CMUnitTest tests[] = {
     cmocka_unit_test(missing_or_corrupt_redrock),
     cmocka_unit_test(program_options),
 };
-RVS_TEST_MAIN_SETUP(tests, setup, teardown)
+RVS_TEST_MAIN_SETUP(tests, setup, dtu_teardown)
