@@ -215,6 +215,19 @@ static void fit_recovers_truth_from_ccf_start(void **state) {
   assert_close_abs(out.param[2], PTRUE[2], 0.05);
   assert_true(out.nevals > 500);
   assert_true(out.chisq_c_arm[0] > out.chisq_arm[0]);
+  /* the context's timing: every request counted once, in the rounds by size too */
+  rvs_timing t;
+  rvs_context_timing(ctx, &t);
+  assert_int_equal(t.fits, 1);
+  assert_int_equal(t.requests, out.nevals);
+  long nr = 0, nq = 0;
+  for (int k = 0; k < RVS_ROUND_BUCKETS; k++) {
+    nr += t.size_rounds[k];
+    nq += t.size_requests[k];
+  }
+  assert_true(t.rounds > 0);
+  assert_int_equal(nr, t.rounds);
+  assert_int_equal(nq, t.requests);
   rvs_context_free(ctx);
 }
 

@@ -81,6 +81,22 @@ static void run_all(int pool, rvs_fit_job *jobs, rvs_spectrum *specs, double *fl
   assert_int_equal(rvs_fit_jobs(&m->base, &cfg, jobs, NJ, pool, NULL, NULL, &st), RVS_OK);
   assert_true(st.rounds > 0);
   assert_int_equal(st.requests, m->nevals);
+  /* the rounds by size add up to the totals, each in its factor-4 bucket */
+  long nr = 0, nq = 0;
+  double secs = 0;
+  for (int k = 0; k < RVS_ROUND_BUCKETS; k++) {
+    nr += st.size_rounds[k];
+    nq += st.size_requests[k];
+    secs += st.size_seconds[k];
+    if (st.size_rounds[k] && k < RVS_ROUND_BUCKETS - 1) {
+      long lo = k ? 1L << (2 * k) : 0, hi = 1L << (2 * (k + 1));
+      assert_true(st.size_requests[k] >= lo * st.size_rounds[k]);
+      assert_true(st.size_requests[k] < hi * st.size_rounds[k]);
+    }
+  }
+  assert_int_equal(nr, st.rounds);
+  assert_int_equal(nq, st.requests);
+  assert_close_rel(secs, st.eval_seconds, 1e-9, 1e-12);
 }
 
 static void pool_size_does_not_change_answers(void **state) {

@@ -525,6 +525,11 @@ int rvs_fit_stream(rvs_context *ctx, const rvs_stream_callbacks *cb) {
   t->eval_seconds += st.eval_seconds;
   t->rounds += st.rounds;
   t->requests += st.requests;
+  for (int k = 0; k < RVS_ROUND_BUCKETS; k++) {
+    t->size_rounds[k] += st.size_rounds[k];
+    t->size_requests[k] += st.size_requests[k];
+    t->size_seconds[k] += st.size_seconds[k];
+  }
   for (int p = 0; p < RVS_TIME_NPHASES && p < RVS_NPHASES; p++) {
     t->phase_seconds[p] += st.phase_seconds[p];
     t->phase_requests[p] += st.phase_requests[p];
