@@ -17,6 +17,7 @@
  * centre of the point's cell in a uniform bucket grid over the box; a
  * brute-force scan is the fallback, as in scipy's find_simplex. */
 #include <float.h>
+#include <limits.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -289,26 +290,39 @@ static int compute_neighbors(rvs_interp *ip) {
 
 /* ------------------------------------------------------------ location */
 
+/* The smallest barycentric coordinate of x in simplex s. */
+static double min_bary(const rvs_interp *ip, int32_t s, const double *x) {
+  double b[17];
+  rvs_tri_bary(ip, s, x, b);
+  double mn = b[0];
+  for (int k = 1; k <= ip->ndim; k++)
+    if (b[k] < mn) mn = b[k];
+  return mn;
+}
+
+/* The scans below keep the simplex with the largest min_bary; it is the
+ * answer when that is >= -eps_broad (x inside, or a hair outside). */
+static int32_t accept_best(const rvs_interp *ip, int32_t best, double bestmin, const double *x,
+                           double *bary) {
+  if (best < 0 || bestmin < -RVS_TRI_EPS_BROAD) return -1;
+  if (bary) rvs_tri_bary(ip, best, x, bary);
+  return best;
+}
+
 int32_t rvs_tri_find_simplex_bruteforce(const rvs_interp *ip, const double *x,
                                         double *bary) {
-  int n = ip->ndim;
   int32_t best = -1;
-  double bestmin = -INFINITY, b[17];
+  double bestmin = -INFINITY;
   for (size_t s = 0; s < ip->nsimplex; s++) {
     if (ip->degenerate[s]) continue;
-    rvs_tri_bary(ip, (int32_t)s, x, b);
-    double mn = b[0];
-    for (int k = 1; k <= n; k++)
-      if (b[k] < mn) mn = b[k];
+    double mn = min_bary(ip, (int32_t)s, x);
     if (mn > bestmin) {
       bestmin = mn;
       best = (int32_t)s;
     }
     if (mn >= 0) break; /* strictly inside or on a face: the answer */
   }
-  if (best < 0 || bestmin < -RVS_TRI_EPS_BROAD) return -1;
-  if (bary) rvs_tri_bary(ip, best, x, bary);
-  return best;
+  return accept_best(ip, best, bestmin, x, bary);
 }
 
 /* Best non-degenerate neighbour of the sliver s holding x (min barycentric
@@ -316,22 +330,17 @@ int32_t rvs_tri_find_simplex_bruteforce(const rvs_interp *ip, const double *x,
 static int32_t resolve_sliver(const rvs_interp *ip, const double *x, int32_t s, double *bary) {
   int n = ip->ndim;
   int32_t best = -1;
-  double bestmin = -INFINITY, b[17];
+  double bestmin = -INFINITY;
   for (int k = 0; k <= n; k++) {
     int32_t nb = ip->neighbors[(size_t)s * (size_t)(n + 1) + (size_t)k];
     if (nb < 0 || ip->degenerate[nb]) continue;
-    rvs_tri_bary(ip, nb, x, b);
-    double mn = b[0];
-    for (int j = 1; j <= n; j++)
-      if (b[j] < mn) mn = b[j];
+    double mn = min_bary(ip, nb, x);
     if (mn > bestmin) {
       bestmin = mn;
       best = nb;
     }
   }
-  if (best < 0 || bestmin < -RVS_TRI_EPS_BROAD) return -1;
-  if (bary) rvs_tri_bary(ip, best, x, bary);
-  return best;
+  return accept_best(ip, best, bestmin, x, bary);
 }
 
 /* Candidate buckets per dimension: a coarser grid than the walk's start
@@ -341,10 +350,13 @@ static int cand_n(const rvs_interp *ip, int d) {
   return ip->bucket_n[d] < RVS_TRI_CAND_GRID ? ip->bucket_n[d] : RVS_TRI_CAND_GRID;
 }
 
-static size_t cand_bucket_of(const rvs_interp *ip, const double *x) {
+/* Row-major index of x's cell in the grid of min(bucket_n[d], cap) cells per
+ * dimension over the box: the walk's start buckets (cap INT_MAX) or the
+ * candidate buckets (cap RVS_TRI_CAND_GRID). */
+static size_t grid_cell(const rvs_interp *ip, const double *x, int cap) {
   size_t idx = 0;
   for (int d = 0; d < ip->ndim; d++) {
-    int g = cand_n(ip, d);
+    int g = ip->bucket_n[d] < cap ? ip->bucket_n[d] : cap;
     double span = ip->box_hi[d] - ip->box_lo[d];
     int c = span > 0 ? (int)floor((x[d] - ip->box_lo[d]) / span * g) : 0;
     if (c < 0) c = 0;
@@ -362,25 +374,19 @@ static size_t cand_bucket_of(const rvs_interp *ip, const double *x) {
  * simplex holds x. */
 static int32_t find_simplex_candidates(const rvs_interp *ip, const double *x, double *bary) {
   if (!ip->cand_off) return rvs_tri_find_simplex_bruteforce(ip, x, bary);
-  int n = ip->ndim;
-  size_t b0 = cand_bucket_of(ip, x);
+  size_t b0 = grid_cell(ip, x, RVS_TRI_CAND_GRID);
   int32_t best = -1;
-  double bestmin = -INFINITY, b[17];
+  double bestmin = -INFINITY;
   for (size_t k = ip->cand_off[b0]; k < ip->cand_off[b0 + 1]; k++) {
-    int32_t s = ip->cand[k];
-    rvs_tri_bary(ip, s, x, b);
-    double mn = b[0];
-    for (int j = 1; j <= n; j++)
-      if (b[j] < mn) mn = b[j];
+    double mn = min_bary(ip, ip->cand[k], x);
     if (mn > bestmin) {
       bestmin = mn;
-      best = s;
+      best = ip->cand[k];
     }
     if (mn >= 0) break;
   }
-  if (best < 0 || bestmin < -RVS_TRI_EPS_BROAD) return rvs_tri_find_simplex_bruteforce(ip, x, bary);
-  if (bary) rvs_tri_bary(ip, best, x, bary);
-  return best;
+  int32_t r = accept_best(ip, best, bestmin, x, bary);
+  return r >= 0 ? r : rvs_tri_find_simplex_bruteforce(ip, x, bary);
 }
 
 /* Candidate lists of the buckets (see cand_off): the non-degenerate
@@ -524,19 +530,6 @@ static int32_t walk_from(const rvs_interp *ip, const double *x, int32_t start,
   return find_simplex_candidates(ip, x, bary);
 }
 
-static size_t bucket_of(const rvs_interp *ip, const double *x) {
-  size_t idx = 0;
-  for (int d = 0; d < ip->ndim; d++) {
-    int g = ip->bucket_n[d];
-    double span = ip->box_hi[d] - ip->box_lo[d];
-    int c = span > 0 ? (int)floor((x[d] - ip->box_lo[d]) / span * g) : 0;
-    if (c < 0) c = 0;
-    if (c >= g) c = g - 1;
-    idx = idx * (size_t)g + (size_t)c;
-  }
-  return idx;
-}
-
 int32_t rvs_tri_find_simplex(const rvs_interp *ip, const double *x, double *bary) {
   int n = ip->ndim;
   for (int d = 0; d < n; d++) {
@@ -545,7 +538,7 @@ int32_t rvs_tri_find_simplex(const rvs_interp *ip, const double *x, double *bary
     if (x[d] < ip->box_lo[d] - tol || x[d] > ip->box_hi[d] + tol) return -1;
   }
   if (ip->nsimplex == 0) return -1;
-  int32_t start = ip->bucket_start ? ip->bucket_start[bucket_of(ip, x)] : 0;
+  int32_t start = ip->bucket_start ? ip->bucket_start[grid_cell(ip, x, INT_MAX)] : 0;
   return walk_from(ip, x, start, bary);
 }
 
