@@ -1,4 +1,5 @@
 #include "backend/cpu/ccf_cpu.h"
+#include "backend/cpu/ccf_batch.h"
 
 #include "core/doppler.h"
 #include "rvs/log.h"
@@ -261,26 +262,16 @@ int rvs_ccf_fit(const rvs_ccf_arm *arms, int narms, double max_vel, double vel_s
         double c = chisq[m * (size_t)nvel + i] + total_sse;
         if (c < best) { best = c; best_id = m; best_pix = i; }
       }
-    if (!isfinite(best)) {
-      rc = rvs_error(RVS_ERR_NUMERIC, "Cross-correlation step failed");
-    } else {
+    /* the parabola through the best point and its neighbours, as the batch paths */
+    double y[3] = {0, 0, 0};
+    if (isfinite(best)) {
       const double *row = chisq + best_id * (size_t)nvel;
-      double bv = vel_grid[best_pix];
-      if (best_pix > 0 && best_pix < nvel - 1) {
-        double x0 = vel_grid[best_pix - 1], x1 = vel_grid[best_pix], x2 = vel_grid[best_pix + 1];
-        double y0 = row[best_pix - 1], y1 = row[best_pix], y2 = row[best_pix + 1];
-        double d0 = (y1 - y0) / (x1 - x0), d1 = (y2 - y1) / (x2 - x1);
-        double a2 = (d1 - d0) / (x2 - x0), a1 = d0 - a2 * (x0 + x1);
-        if (a2 > 0) bv = -a1 / (2 * a2);
-      }
-      res->best_id = best_id;
-      res->best_vel = bv;
-      res->best_chisq = best;
-      res->vsini = arms[0].bank->vsinis[best_id];
-      res->nparam = (int)arms[0].bank->nparam;
-      for (int p = 0; p < res->nparam && p < RVS_MAXPAR; p++)
-        res->params[p] = arms[0].bank->params[best_id * arms[0].bank->nparam + p];
+      y[0] = best_pix > 0 ? row[best_pix - 1] : 0.0;
+      y[1] = row[best_pix];
+      y[2] = best_pix < nvel - 1 ? row[best_pix + 1] : 0.0;
     }
+    rc = rvs_ccf_finish(arms[0].bank, nvel, vel_grid, best_id * (size_t)nvel + (size_t)best_pix,
+                        best, y, res);
   }
   free(chisq);
   free(vel_grid);
