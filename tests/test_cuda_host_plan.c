@@ -106,28 +106,10 @@ static void order_by_key_is_a_stable_sort(void **state) {
   }
 }
 
-/* fmax^W < tol at the returned W, and fmax^(W-1) >= tol (the shortest);
- * fmax near 1 gives the cap (exact sequential recurrence). */
-static void warmup_len_bounds_the_carry(void **state) {
-  (void)state;
-  const double fm[] = {0.268, 0.1, 0.5, 0.7, 0.9};
-  for (size_t i = 0; i < sizeof fm / sizeof fm[0]; i++) {
-    int w = rvs_cuda_warmup_len(fm[i], 1e-20, 1000);
-    long double p = powl(fm[i], w), q = powl(fm[i], w - 1);
-    assert_true(p < 1e-20L);
-    assert_true(q >= 1e-20L);
-  }
-  assert_int_equal(rvs_cuda_warmup_len(0.268, 1e-20, 1000), 35);
-  assert_int_equal(rvs_cuda_warmup_len(0.99, 1e-20, 256), 256);
-  assert_int_equal(rvs_cuda_warmup_len(NAN, 1e-20, 256), 256);
-  assert_int_equal(rvs_cuda_warmup_len(0.9, 1e-20, 100), 100);
-}
-
 static const struct CMUnitTest tests[] = {
     cmocka_unit_test(tplmap_matches_brute_force),
     cmocka_unit_test(tplkey_uses_only_the_interpolator_parameters),
     cmocka_unit_test(order_by_key_is_a_stable_sort),
-    cmocka_unit_test(warmup_len_bounds_the_carry),
 };
 
 RVS_TEST_MAIN(tests)

@@ -11,8 +11,9 @@
 
 /* Pixels per block of the normal-equation kernel: the block's rows of B and
  * of B w (2 P * 128 doubles, 20 KB for P = 10) stay in L1 while every pair
- * tile passes over them. */
-#define NE_CHUNK 128
+ * tile passes over them.  The block is part of the summation order (see
+ * chisq.h), which the CUDA backend repeats. */
+#define NE_CHUNK RVS_NE_BLOCK
 
 size_t rvs_marg_chisq_work_size(size_t n, int P) {
   size_t p = P > 0 ? (size_t)P : 0;

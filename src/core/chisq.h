@@ -18,11 +18,26 @@
  * blocks of 128 that stay in L1, four pixels per vector, 2x4 tiles of
  * (j, k) pairs in registers; sums per lane in pixel order, lanes joined in a
  * fixed order, so reruns (and the SSE2/AVX2 clones, core/simd.h) give
- * identical bits. */
+ * identical bits.
+ *
+ * The summation order is part of the definition, and the CUDA backend
+ * repeats it exactly (identical -2 ln L on both backends):
+ *   per element of M and v, per lane q = i % 4: for each block of
+ *   RVS_NE_BLOCK pixels of [0, n4) (n4 = n & ~3, the last block shorter),
+ *   then one block of the pixels [n4, n): a partial sum from 0 over the
+ *   block's pixels of lane q in order, added to the lane's running sum;
+ *   the lanes joined as (l0 + l1) + (l2 + l3).  Products: ws = t isig,
+ *   w = ws ws, M_jk += (B_j w) B_k, v_j += B_j (D ws).
+ *   Residual: per lane q, r_i^2 (r_i = D_i - ws_i c_i, c_i = a_0 B_0i +
+ *   a_1 B_1i + ... in order) summed in pixel order over [0, n4); then the
+ *   pixels [n4, n) added to lane 0 in order; lanes joined as above. */
 #ifndef RVS_CORE_CHISQ_H
 #define RVS_CORE_CHISQ_H
 
 #include <stddef.h>
+
+/* Pixels per block of the normal-equation sums (see above). */
+#define RVS_NE_BLOCK 128
 
 #ifdef __cplusplus
 extern "C" {

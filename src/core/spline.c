@@ -28,9 +28,9 @@
  * solved with a zero carry and then corrected by carry * prod(-factor), a
  * term that decays by >~ 1.5x per pixel and is dropped once the product is
  * below CARRY_EPS (far below the rounding of the sequential solve). */
-#define NCHUNK 8
-#define CHUNK_MIN 64
-#define CARRY_EPS 1e-40
+#define NCHUNK RVS_SPLINE_NCHUNK
+#define CHUNK_MIN RVS_SPLINE_CHUNK_MIN
+#define CARRY_EPS RVS_SPLINE_CARRY_EPS
 
 size_t rvs_spline_work_size(size_t n) { return 4 * n; }
 

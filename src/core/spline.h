@@ -38,6 +38,14 @@ enum {
 /* Upstream's tolerance on the step equality (absolute, in ln x or x). */
 #define RVS_SPLINE_STEP_TOL 1e-10
 
+/* The chunking of the Thomas recurrences (core/spline.c): NCHUNK chains of
+ * m / NCHUNK rows once m >= NCHUNK * CHUNK_MIN, joined by carry corrections
+ * that stop below CARRY_EPS.  Part of the arithmetic, not a tuning knob: the
+ * CUDA backend repeats it operation for operation (identical bits). */
+#define RVS_SPLINE_NCHUNK 8
+#define RVS_SPLINE_CHUNK_MIN 64
+#define RVS_SPLINE_CARRY_EPS 1e-40
+
 typedef struct rvs_spline {
   size_t n;       /* number of nodes (>= 4) */
   double *x;      /* [n] nodes, strictly increasing (owns the one allocation) */

@@ -7,14 +7,21 @@
 //           vsini kernels, per-request Doppler factors and range checks;
 //   device: interp_kernel   spec = exp(sum_k w_k V[vert_k])      per template
 //           vsini_kernel    rotational broadening (zero-padded)  if vsini > 0
-//           spline_up/down  natural-spline second derivatives (chunked
-//                           Thomas recurrences with a decaying warm-up)
+//           spline_exact_kernel  natural-spline second derivatives, the
+//                           CPU's chunked Thomas recurrences op for op
 //           chisq_pN        warp per (request, arm): spline sampling,
 //                           resolution band, FP64 normal equations
-//           finish_kernel   thread per request: Cholesky, ln det, -2 ln L,
-//                           penalties, sum over arms;
-//   host:   requests the GPU flags (Cholesky failure, non-finite values) are
+//           finish_kernel   thread per request: Cholesky and solve
+//           resid_kernel    warp per (request, arm): the explicit residual
+//   host:   ln det, -2 ln L and the sum over arms (glibc log, as the CPU);
+//           requests the GPU flags (Cholesky failure, non-finite values) are
 //           re-evaluated by the internal CPU backend, as are FULL/CONTINUUM.
+//
+// Every step repeats the CPU backend's arithmetic in the same order (the
+// sums of core/chisq.h, the spline chunks of core/spline.c, exp of
+// core/vexp.c), and the file is built with --fmad=false (the C code has no
+// contraction either): -2 ln L is bit-identical on both backends, so fits
+// follow the same paths (docs/GPU.md, "Parity").
 #include <cuda_runtime.h>
 
 #include <float.h>
@@ -30,7 +37,9 @@ extern "C" {
 #include "core/basis_cache.h"
 #include "core/doppler.h"
 #include "core/rotation.h"
+#include "core/chisq.h"
 #include "core/spline.h"
+#include "core/vexp_poly.h"
 #include "rvs/log.h"
 #include "rvs/status.h"
 #include "templates/interp.h"
@@ -51,7 +60,6 @@ typedef struct dsetup {
   const double *cdash, *iden, *g; // Thomas factors of the spline system (m = nt-2)
   int nt, float_bits, log_spec, grid_kind;
   double x0, inv_dx;       // O(1) interval guess (as core/spline.c)
-  int warm, chunk;         // spline recurrences: warm-up and chunk length
 } dsetup;
 
 typedef struct dslotarm {
@@ -84,13 +92,13 @@ typedef struct dreq {
 } dreq;
 
 #define CHISQ_THREADS 128
-#define CHISQ_CHUNK 128
+#define NE_GROUP (8 * RVS_NE_BLOCK) // pixels per warp iteration: one block per 4 lanes
 #define GPU_MAX_ND 1001          // wider resolution bands go to the CPU
-#define SPLINE_CHUNK 64
-#define SPLINE_SMEM_THREADS 256
 #define MAX_TPL_PER_PASS 60000   // grid.y of the template kernels (<= 65535, with slack)
-#define SPLINE_WARM_CAP 256
-#define SPLINE_WARM_TOL 1e-20
+// shared-memory buffer of a group with its halo: one pad double per 32, so
+// that the 8 blocks read by a warp fall on different banks
+#define PIDX(p) ((p) + ((p) >> 5))
+#define GROUP_BUF_LEN(h) (PIDX(NE_GROUP + 2 * (h)) + 1)
 
 // ---------------------------------------------------------------- device helpers
 __device__ __forceinline__ double warp_sum(double x) {
@@ -124,10 +132,22 @@ __device__ __forceinline__ double spline_value(const dsetup *S, const double *y,
   return A * dl * dl * dl + B * dr * dr * dr + C * dl + D * dr;
 }
 
-// The Doppler-shifted template at the arm's pixels [lo, hi) into buf[0..hi-lo)
-// (0 outside the arm), the warp's lanes striding: the sampling of the chisq
-// kernels and of resid_kernel.
-__device__ __forceinline__ void sample_chunk(const dslotarm *A, const dsetup *S, const double *y,
+// rvs_exp1 of core/vexp.c, operation for operation.
+__device__ __forceinline__ double dev_exp1(double x) {
+  if (!(x >= RVS_EXP_LO && x <= RVS_EXP_HI)) return exp(x);
+  const double kd = x * RVS_INV_LN2 + RVS_SHIFT;
+  const double kf = kd - RVS_SHIFT;
+  double r = x - kf * RVS_LN2_HI;
+  r = r - kf * RVS_LN2_LO;
+  const double p = RVS_EXP_POLY(r);
+  const long long bits = (__double_as_longlong(kd) - __double_as_longlong(RVS_SHIFT) + 1023) << 52;
+  return p * __longlong_as_double(bits);
+}
+
+// The Doppler-shifted template at the arm's pixels [lo, hi) into
+// buf[PIDX(pixel - lo)] (0 outside the arm), the warp's lanes striding: the
+// sampling of the chisq kernels and of resid_kernel.
+__device__ __forceinline__ void sample_group(const dslotarm *A, const dsetup *S, const double *y,
                                              const double *z, double shrink, double lnoff, int lo,
                                              int hi, int lane, double *buf) {
   for (int idx = lo + lane; idx < hi; idx += 32) {
@@ -138,20 +158,56 @@ __device__ __forceinline__ void sample_chunk(const dslotarm *A, const dsetup *S,
                                                   : (q - S->x0) * S->inv_dx;
       t = spline_value(S, y, z, q, guess);
     }
-    buf[idx - lo] = t;
+    buf[PIDX(idx - lo)] = t;
   }
 }
 
-// The model at pixel i after the resolution band (none: the sample itself);
-// buf holds the chunk starting at pixel c0 with its halo.
-__device__ __forceinline__ double band_value(const dslotarm *A, const double *buf, int i, int c0) {
+// The model at pixel i after the resolution band (none: the sample itself),
+// summed over the band from 0 in order as rvs_banded_apply_diag (cells
+// outside the matrix are stored as 0 and meet 0 samples: exact no-ops);
+// buf starts at pixel lo (the group's first pixel minus the halo h).
+__device__ __forceinline__ double band_at(const dslotarm *A, const double *buf, int i, int lo) {
   const int nd = A->nd;
-  if (nd <= 0) return buf[i - c0];
+  if (nd <= 0) return buf[PIDX(i - lo)];
   const double *row = A->res + (size_t)i * nd;
-  const double *src = buf + (i - c0); // column i + m - h sits at buf[i - c0 + m]
+  const int base = i - lo - (nd - 1) / 2; // column i + m - h at buf position base + m
   double tt = 0.0;
-  for (int m = 0; m < nd; m++) tt += row[m] * src[m];
+  for (int m = 0; m < nd; m++) tt += row[m] * buf[PIDX(base + m)];
   return tt;
+}
+
+// The blocks of the normal-equation sums (core/chisq.h): [128 b, ...) over
+// [0, n4), then [n4, n) when n % 4 != 0.
+typedef struct ne_blocks {
+  int n, n4, nreg, nblk;
+} ne_blocks;
+
+__device__ __forceinline__ ne_blocks ne_blocks_of(int n) {
+  ne_blocks B;
+  B.n = n;
+  B.n4 = n & ~3;
+  B.nreg = (B.n4 + RVS_NE_BLOCK - 1) / RVS_NE_BLOCK;
+  B.nblk = B.nreg + (n > B.n4 ? 1 : 0);
+  return B;
+}
+__device__ __forceinline__ int ne_block_start(const ne_blocks *B, int b) {
+  return b < B->nreg ? b * RVS_NE_BLOCK : B->n4;
+}
+__device__ __forceinline__ int ne_block_end(const ne_blocks *B, int b) {
+  return b < B->nreg ? min((b + 1) * RVS_NE_BLOCK, B->n4) : B->n;
+}
+
+// *run (lanes 0..3, lane q's running sum) += the partials of lanes q, 4 + q,
+// ..., in block order, for the group's nbk blocks.  Every lane takes part in
+// the shuffles.
+__device__ __forceinline__ void group_add(double *run, double val, int lane, int q, int nbk) {
+  double r = lane < 4 ? *run : 0.0;
+#pragma unroll
+  for (int b = 0; b < 8; b++) {
+    const double t = __shfl_sync(0xffffffffu, val, 4 * b + q);
+    if (b < nbk) r += t;
+  }
+  if (lane < 4) *run = r;
 }
 
 // ---------------------------------------------------------------- template kernels
@@ -174,7 +230,7 @@ __global__ void interp_kernel(const dtpl *__restrict__ tpls, const dsetup *__res
     s = ww[0] * V[(size_t)vv[0] * S.nt + j];
     for (int k = 1; k < T.nw; k++) s += ww[k] * V[(size_t)vv[k] * S.nt + j];
   }
-  if (S.log_spec) s = exp(s);
+  if (S.log_spec) s = dev_exp1(s);
   double *out = tbuf + T.buf + (T.K > 0 ? 0 : S.nt); // raw when broadened next, else y
   out[j] = s;
   // upstream's test (used when outside > 0): non-finite or max |spec| > 1e100
@@ -199,102 +255,90 @@ __global__ void vsini_kernel(const int *__restrict__ vlist, const dtpl *__restri
   tbuf[T.buf + nt + j] = s;
 }
 
-// Forward elimination v_i = rhs_i - g_i v_{i-1} (i = 0..m-1, v = z_{i+1}
-// before back substitution), rhs_i = 6 (b_{i+1} - b_i) / pivot_i.  Each thread
-// owns `chunk` rows and starts `warm` rows early with a zero carry: the
-// carry's influence decays like prod g (< 1e-20 after the warm-up).
-__global__ void spline_up_kernel(const dtpl *__restrict__ tpls, const dsetup *__restrict__ setups,
-                                 double *__restrict__ tbuf) {
-  const dtpl T = tpls[blockIdx.y];
-  const dsetup S = setups[T.setup];
-  const int m = S.nt - 2;
-  const int s0 = (blockIdx.x * blockDim.x + threadIdx.x) * S.chunk;
-  if (s0 >= m) return;
-  const int e = min(m, s0 + S.chunk);
-  const int st = max(0, s0 - S.warm);
-  const double *y = tbuf + T.buf + S.nt;
-  double *u = tbuf + T.buf;
-  double b0 = (y[st + 1] - y[st]) * S.hinv[st];
-  double v = 0.0;
-  for (int i = st; i < e; i++) {
-    double b1 = (y[i + 2] - y[i + 1]) * S.hinv[i + 1];
-    double r = 6 * (b1 - b0) * S.iden[i];
-    v = i == st ? r : r - S.g[i] * v;
-    b0 = b1;
-    if (i >= s0) u[i] = v;
+// The Thomas recurrences of core/spline.c (recur_up / recur_down), operation
+// for operation: below NCHUNK * CHUNK_MIN rows one sequential chain;
+// otherwise NCHUNK chains (one thread each) solved from a zero carry, then
+// the remainder rows and the carry corrections by one thread, in the CPU's
+// order.  The caller's block is one warp; v and f are in global memory.
+__device__ void spline_recur_up(double *v, const double *f, int m, int tid) {
+  if (m < RVS_SPLINE_NCHUNK * RVS_SPLINE_CHUNK_MIN) {
+    if (tid == 0)
+      for (int i = 1; i < m; i++) v[i] -= f[i] * v[i - 1];
+    return;
+  }
+  const int L = m / RVS_SPLINE_NCHUNK;
+  if (tid < RVS_SPLINE_NCHUNK) {
+    const int b = tid * L;
+    for (int t = 1; t < L; t++) v[b + t] -= f[b + t] * v[b + t - 1];
+  }
+  __syncthreads();
+  if (tid == 0) {
+    for (int i = RVS_SPLINE_NCHUNK * L; i < m; i++) v[i] -= f[i] * v[i - 1];
+    for (int c = 1; c < RVS_SPLINE_NCHUNK; c++) {
+      const int s0 = c * L, end = c + 1 < RVS_SPLINE_NCHUNK ? s0 + L : m;
+      const double carry = v[s0 - 1];
+      double q = 1;
+      for (int i = s0; i < end; i++) {
+        q *= -f[i];
+        v[i] += q * carry;
+        if (fabs(q) < RVS_SPLINE_CARRY_EPS) break;
+      }
+    }
   }
 }
 
-// Back substitution z_{j+1} = u_j - c'_j z_{j+2}, from the top, same scheme.
-__global__ void spline_down_kernel(const dtpl *__restrict__ tpls, const dsetup *__restrict__ setups,
-                                   double *__restrict__ tbuf) {
-  const dtpl T = tpls[blockIdx.y];
-  const dsetup S = setups[T.setup];
-  const int m = S.nt - 2;
-  const int s0 = (blockIdx.x * blockDim.x + threadIdx.x) * S.chunk;
-  if (s0 >= m) return;
-  const int e = min(m, s0 + S.chunk);
-  const int top = min(m - 1, e - 1 + S.warm);
-  const double *u = tbuf + T.buf;
-  double *z = tbuf + T.buf + 2 * (long long)S.nt;
-  double v = u[top];
-  if (top < e) z[top + 1] = v;
-  for (int j = top - 1; j >= s0; j--) {
-    v = u[j] - S.cdash[j] * v;
-    if (j < e) z[j + 1] = v;
+__device__ void spline_recur_down(double *v, const double *f, int m, int tid) {
+  if (m < RVS_SPLINE_NCHUNK * RVS_SPLINE_CHUNK_MIN) {
+    if (tid == 0)
+      for (int j = m - 2; j >= 0; j--) v[j] -= f[j] * v[j + 1];
+    return;
   }
-  if (s0 == 0) z[0] = 0.0;
-  if (e == m) z[m + 1] = 0.0;
+  const int L = m / RVS_SPLINE_NCHUNK, r = m - RVS_SPLINE_NCHUNK * L;
+  if (tid < RVS_SPLINE_NCHUNK) { // chunk [r + cL, r + (c+1)L) from its top down
+    const int lo = r + tid * L, top = lo + L - 1;
+    for (int j = top - 1; j >= lo; j--) v[j] -= f[j] * v[j + 1];
+  }
+  __syncthreads();
+  if (tid == 0) {
+    for (int c = RVS_SPLINE_NCHUNK - 2; c >= 0; c--) {
+      const int top = r + (c + 1) * L, lo = r + c * L;
+      const double carry = v[top];
+      double q = 1;
+      for (int j = top - 1; j >= lo; j--) {
+        q *= -f[j];
+        v[j] += q * carry;
+        if (fabs(q) < RVS_SPLINE_CARRY_EPS) break;
+      }
+      if (c == 0)
+        for (int j = r - 1; j >= 0; j--) v[j] -= f[j] * v[j + 1];
+    }
+  }
 }
 
-// The same solve with the template staged in shared memory, one block per
-// template: coalesced loads of y and the grid factors, the chunked
-// recurrences read shared memory only, no u round trip through device
-// memory.  Three arrays of nt doubles: A (y, then u), R (rhs, then z), F (g,
-// then c').  Used when every template of the pass fits (nt <= smem / 24).
-__global__ void __launch_bounds__(SPLINE_SMEM_THREADS)
-spline_smem_kernel(const dtpl *__restrict__ tpls, const dsetup *__restrict__ setups,
-                   double *__restrict__ tbuf) {
-  extern __shared__ double sp_smem[];
+// z of one template (solve_z of core/spline.c): rhs, forward, backward, in
+// place in z[1..nt-2].  One warp per template.
+__global__ void __launch_bounds__(32)
+spline_exact_kernel(const dtpl *__restrict__ tpls, const dsetup *__restrict__ setups,
+                    double *__restrict__ tbuf) {
   const dtpl T = tpls[blockIdx.x];
   const dsetup S = setups[T.setup];
-  const int nt = S.nt, m = nt - 2, tid = threadIdx.x, nth = blockDim.x;
-  double *A = sp_smem, *R = sp_smem + nt, *F = sp_smem + 2 * nt;
+  const int nt = S.nt, m = nt - 2, tid = threadIdx.x;
   const double *y = tbuf + T.buf + nt;
   double *z = tbuf + T.buf + 2 * (long long)nt;
-  for (int j = tid; j < nt; j += nth) A[j] = y[j];
-  for (int j = tid; j < m; j += nth) F[j] = S.g[j];
-  __syncthreads();
-  for (int j = tid; j < m; j += nth) {
-    double b0 = (A[j + 1] - A[j]) * S.hinv[j], b1 = (A[j + 2] - A[j + 1]) * S.hinv[j + 1];
-    R[j] = 6 * (b1 - b0) * S.iden[j];
+  double *v = z + 1;
+  for (int i = tid; i < m; i += 32) {
+    const double b0 = (y[i + 1] - y[i]) * S.hinv[i], b1 = (y[i + 2] - y[i + 1]) * S.hinv[i + 1];
+    v[i] = 6 * (b1 - b0) * S.iden[i];
   }
   __syncthreads();
-  const int L = (m + nth - 1) / nth;
-  const int s0 = tid * L, e = min(m, s0 + L);
-  if (s0 < m) { // forward: u into A (y is no longer read)
-    const int st = max(0, s0 - S.warm);
-    double v = R[st];
-    if (st == s0) A[st] = v;
-    for (int i = st + 1; i < e; i++) {
-      v = R[i] - F[i] * v;
-      if (i >= s0) A[i] = v;
-    }
+  spline_recur_up(v, S.g, m, tid);
+  __syncthreads();
+  spline_recur_down(v, S.cdash, m, tid);
+  __syncthreads();
+  if (tid == 0) {
+    z[0] = 0;
+    z[nt - 1] = 0;
   }
-  __syncthreads();
-  for (int j = tid; j < m; j += nth) F[j] = S.cdash[j];
-  __syncthreads();
-  if (s0 < m) { // backward: z_{j+1} into R (the rhs is no longer read)
-    const int top = min(m - 1, e - 1 + S.warm);
-    double v = A[top];
-    if (top < e) R[top + 1] = v;
-    for (int j = top - 1; j >= s0; j--) {
-      v = A[j] - F[j] * v;
-      if (j < e) R[j + 1] = v;
-    }
-  }
-  __syncthreads();
-  for (int j = tid; j < nt; j += nth) z[j] = (j == 0 || j == nt - 1) ? 0.0 : R[j];
 }
 
 // ---------------------------------------------------------------- likelihood kernels
@@ -341,46 +385,36 @@ static const chisq_fn chisq_kernels[RVS_CUDA_MAX_NPOLY + 1] = {
     NULL, chisq_p1, chisq_p2, chisq_p3, chisq_p4, chisq_p5, chisq_p6,
     chisq_p7, chisq_p8, chisq_p9, chisq_p10, chisq_p11, chisq_p12};
 
-// Per request: the solve of every arm (Cholesky as core/linalg.c, with a
-// pivot threshold 4x stricter so that a matrix the GPU accepts is one the CPU
-// accepts too), ln det, -2 ln L = ln det + 2 sum ln sigma + DtD - v.a, the
-// outside-of-grid penalties, the sum over arms.  flag = 1 sends the request to
-// the CPU backend (eigen fallback, non-finite values, bad template values).
+// Per request: the solve of every arm, as rvs_chol_factor / rvs_chol_solve
+// of core/linalg.c (pivot threshold 4x stricter, so that a matrix the GPU
+// accepts is one the CPU accepts too).  Writes per item the coefficients
+// (over the start of its sums, for resid_kernel) and diag(L) to iout[item][1..P];
+// ln det and the sums are formed on the host (finish_requests).  flag = 1
+// sends the request to the CPU backend (eigen fallback, non-finite values,
+// bad template values inside the grid).
 __global__ void finish_kernel(const dreq *__restrict__ reqs, const dreqarm *__restrict__ ra,
-                              int nreq, const ditem *__restrict__ items,
-                              const dslotarm *__restrict__ slotarms,
-                              double *__restrict__ acc, const int *__restrict__ tflag,
-                              int P, int penalty, int explicit_resid, double *__restrict__ out_m2,
-                              int *__restrict__ out_flag) {
+                              int nreq, double *__restrict__ acc, const int *__restrict__ tflag,
+                              int P, double *__restrict__ iout, int *__restrict__ out_flag) {
   const int r = blockIdx.x * blockDim.x + threadIdx.x;
   if (r >= nreq) return;
   const dreq R = reqs[r];
   const int NM = P * (P + 1) / 2, NACC = NM + P;
   double L[RVS_CUDA_MAX_NPOLY * RVS_CUDA_MAX_NPOLY], v[RVS_CUDA_MAX_NPOLY];
-  double total = 0.0;
   int flag = 0;
   for (int a = 0; a < R.narms && !flag; a++) {
     const dreqarm A = ra[(size_t)r * RVS_MAXARMS + a];
-    if (A.item < 0) {
-      total += 1000 * R.badchi;
-      continue;
-    }
+    if (A.item < 0) continue;               // NaN template: penalty only
     const int bad = tflag[A.tpl];
-    if (bad && A.outside > 0) { // upstream: outside = NaN
-      total += 1000 * R.badchi;
-      continue;
-    }
+    if (bad && A.outside > 0) continue;     // upstream: outside = NaN
     if (bad) {
       flag = 1;
       break;
     }
-    if (penalty) total += A.outside * R.badchi;
-    const double *s = acc + (size_t)A.item * NACC;  // read before the coefficients overwrite it
+    double *s = acc + (size_t)A.item * NACC;  // read before the coefficients overwrite it
     int q = 0;
     for (int j = 0; j < P; j++)
       for (int k = j; k < P; k++, q++) L[k * P + j] = s[q]; // lower triangle, row k col j
     for (int j = 0; j < P; j++) v[j] = s[NM + j];
-    // Cholesky in place (lower)
     int ok = 1;
     for (int j = 0; j < P && ok; j++) {
       const double ajj = L[j * P + j];
@@ -403,56 +437,45 @@ __global__ void finish_kernel(const dreq *__restrict__ reqs, const dreqarm *__re
       flag = 1;
       break;
     }
-    double ld = 0.0;
-    for (int i = 0; i < P; i++) ld += log(L[i * P + i]);
-    ld *= 2.0;
-    double y[RVS_CUDA_MAX_NPOLY];
     for (int i = 0; i < P; i++) {
       double t = v[i];
-      for (int k = 0; k < i; k++) t -= L[i * P + k] * y[k];
-      y[i] = t / L[i * P + i];
+      for (int k = 0; k < i; k++) t -= L[i * P + k] * v[k];
+      v[i] = t / L[i * P + i];
     }
     for (int i = P - 1; i >= 0; i--) {
-      double t = y[i];
-      for (int k = i + 1; k < P; k++) t -= L[k * P + i] * y[k];
-      y[i] = t / L[i * P + i];
+      double t = v[i];
+      for (int k = i + 1; k < P; k++) t -= L[k * P + i] * v[k];
+      v[i] = t / L[i * P + i];
     }
-    const dslotarm SA = slotarms[items[A.item].slotarm];
-    if (explicit_resid) {
-      // the residual |D - S^T a|^2 is summed over the pixels by resid_kernel
-      // (as the CPU: DtD - v.a loses log10(DtD/residual) digits)
-      double *co = (double *)acc + (size_t)A.item * NACC;
-      for (int j = 0; j < P; j++) co[j] = y[j];
-      total += ld + 2 * SA.slsig;
-    } else {
-      double va = 0.0;
-      for (int j = 0; j < P; j++) va += v[j] * y[j];
-      const double m2 = ld + 2 * SA.slsig + (SA.DtD - va);
-      if (!isfinite(m2)) {
-        flag = 1;
-        break;
-      }
-      total += m2;
+    double *io = iout + (size_t)A.item * (P + 1);
+    for (int j = 0; j < P; j++) {
+      if (!isfinite(v[j])) flag = 1;
+      s[j] = v[j];
+      io[1 + j] = L[j * P + j];
     }
   }
-  out_m2[r] = flag ? NAN : total;
   out_flag[r] = flag;
 }
 
-// The explicit residual of an item: sum_i (D_i - t_i/sigma_i * sum_j a_j B_j(i))^2,
-// t the Doppler-shifted, band-convolved template (sampled as in the chisq
-// kernels), a the coefficients finish_kernel left at the start of the item's
-// accumulators; the sum goes to acc[item][P].  One warp per item.
+// The explicit residual of an item, summed in the CPU's order (core/chisq.h):
+// r_i = D_i - (t_i / sigma_i) sum_j a_j B_j(i), r_i^2 summed per lane q = i % 4
+// in pixel order over [0, n4), the last n % 4 pixels added to lane 0, the
+// lanes joined as (l0 + l1) + (l2 + l3).  The warp forms r_i^2 of a group in
+// parallel (sampled as in the chisq kernels); lanes 0..3 then add them up.
+// a: the coefficients finish_kernel left at the start of the item's sums;
+// the result goes to iout[item][0].
 __global__ void __launch_bounds__(CHISQ_THREADS)
 resid_kernel(const ditem *__restrict__ items, int nitems, const dslotarm *__restrict__ slotarms,
              const dsetup *__restrict__ setups, const dtpl *__restrict__ tpls,
-             const double *__restrict__ tbuf, double *__restrict__ acc, int P, int hmax) {
+             const double *__restrict__ tbuf, const double *__restrict__ acc, int P, int hmax,
+             double *__restrict__ iout) {
   extern __shared__ double chisq_smem[];
   const int lane = threadIdx.x & 31;
   const int warp = threadIdx.x >> 5;
   const int item = blockIdx.x * (CHISQ_THREADS / 32) + warp;
   if (item >= nitems) return;
-  double *buf = chisq_smem + (size_t)warp * (CHISQ_CHUNK + 2 * hmax);
+  double *buf = chisq_smem + (size_t)warp * (GROUP_BUF_LEN(hmax) + NE_GROUP);
+  double *r2 = buf + GROUP_BUF_LEN(hmax);
   const ditem it = items[item];
   const dslotarm A = slotarms[it.slotarm];
   const dtpl T = tpls[it.tpl];
@@ -460,57 +483,43 @@ resid_kernel(const ditem *__restrict__ items, int nitems, const dslotarm *__rest
   const double *y = tbuf + T.buf + S.nt;
   const double *z = tbuf + T.buf + 2 * (long long)S.nt;
   const int n = A.n, nd = A.nd, h = nd > 0 ? (nd - 1) / 2 : 0;
-  const double shrink = it.shrink, lnoff = it.lnoff;
   const int NACC = P * (P + 1) / 2 + P;
-  double *co = acc + (size_t)item * NACC;
+  const double *co = acc + (size_t)item * NACC;
   double a[RVS_CUDA_MAX_NPOLY];
 #pragma unroll
   for (int j = 0; j < RVS_CUDA_MAX_NPOLY; j++) a[j] = j < P ? co[j] : 0.0;
-  double sum = 0.0;
-  for (int c0 = 0; c0 < n; c0 += CHISQ_CHUNK) {
-    const int lo = c0 - h;
-    const int hi = min(c0 + CHISQ_CHUNK, n) + h;
-    sample_chunk(&A, &S, y, z, shrink, lnoff, lo, hi, lane, buf);
-    __syncwarp();
+  const ne_blocks NB = ne_blocks_of(n);
+  double sum = 0.0; // lanes 0..3: the lane's running sum
 #pragma unroll 1
-    for (int p = 0; p < CHISQ_CHUNK / 32; p++) {
-      const int i = c0 + p * 32 + lane;
-      if (i >= n) break;
-      const double tt = band_value(&A, buf, i, c0);
+  for (int g0 = 0; g0 < NB.nblk; g0 += 8) {
+    const int glast = min(g0 + 8, NB.nblk) - 1;
+    const int gs = ne_block_start(&NB, g0), ge = ne_block_end(&NB, glast);
+    const int lo = gs - h;
+    sample_group(&A, &S, y, z, it.shrink, it.lnoff, lo, ge + h, lane, buf);
+    __syncwarp();
+    for (int i = gs + lane; i < ge; i += 32) {
+      const double tt = band_at(&A, buf, i, lo);
       double c = a[0] * A.B[i];
 #pragma unroll
       for (int j = 1; j < RVS_CUDA_MAX_NPOLY; j++)
         if (j < P) c += a[j] * A.B[(size_t)j * n + i];
-      const double rr = A.D[i] - (tt * A.isig[i]) * c;
-      sum += rr * rr;
+      const double ws = tt * A.isig[i];
+      const double rr = A.D[i] - ws * c;
+      r2[i - gs] = rr * rr;
+    }
+    __syncwarp();
+    if (lane < 4) {
+      const int e4 = min(ge, NB.n4);
+      for (int i = gs + lane; i < e4; i += 4) sum += r2[i - gs];
+      if (lane == 0)
+        for (int i = max(gs, NB.n4); i < ge; i++) sum += r2[i - gs];
     }
     __syncwarp();
   }
-  sum = warp_sum(sum);
-  if (lane == 0) co[P] = sum;
-}
-
-// -2 ln L of each request: finish_kernel's part plus the residuals of its
-// arms, in arm order; a non-finite value goes to the CPU.
-__global__ void finish2_kernel(const dreq *__restrict__ reqs, const dreqarm *__restrict__ ra,
-                               int nreq, const int *__restrict__ tflag,
-                               const double *__restrict__ acc, int P,
-                               double *__restrict__ out_m2, int *__restrict__ out_flag) {
-  const int r = blockIdx.x * blockDim.x + threadIdx.x;
-  if (r >= nreq || out_flag[r]) return;
-  const dreq R = reqs[r];
-  const int NACC = P * (P + 1) / 2 + P;
-  double total = out_m2[r];
-  for (int a = 0; a < R.narms; a++) {
-    const dreqarm A = ra[(size_t)r * RVS_MAXARMS + a];
-    if (A.item < 0 || tflag[A.tpl]) continue; // penalty arms: no residual
-    total += acc[(size_t)A.item * NACC + P];
-  }
-  if (!isfinite(total)) {
-    out_flag[r] = 1;
-    total = NAN;
-  }
-  out_m2[r] = total;
+  const double s1 = __shfl_sync(0xffffffffu, sum, 1);
+  const double s2 = __shfl_sync(0xffffffffu, sum, 2);
+  const double s3 = __shfl_sync(0xffffffffu, sum, 3);
+  if (lane == 0) iout[(size_t)item * (P + 1)] = (sum + s1) + (s2 + s3);
 }
 
 // ---------------------------------------------------------------- host-side state
@@ -572,7 +581,7 @@ typedef struct cuda_backend {
   size_t tcap, twcap, rqcap;
   unsigned char *meta;    // upload staging
   size_t metacap;
-  double *h_m2;
+  double *h_iout;         // per item: residual, diag(L)
   int *h_flag;
   size_t outcap, flagcap;
   int *fb_idx;            // requests for the CPU backend
@@ -580,13 +589,9 @@ typedef struct cuda_backend {
   rvs_cuda_stats stats;
   int profile;
   cudaEvent_t ev[7];
-  size_t spline_smem_max; // opt-in shared memory per block for spline_smem_kernel
   // per wavelength grid: lam, ln lam, B on the host (basis) and their device
   // copies (dbasis[k] mirrors the host entry whose B is dbasis_key[k])
   rvs_basis_cache basis;
-  // 1: the residual summed explicitly (resid_kernel); 0: DtD - v.a.  Opt-in
-  // (RVS_CUDA_EXPLICIT_RESIDUAL=1) until checked on a GPU: see docs/GPU.md
-  int explicit_resid;
   const double *dbasis_key[RVS_BASIS_CACHE_MAX];
   double *dbasis[RVS_BASIS_CACHE_MAX];
   int ndbasis;
@@ -668,23 +673,12 @@ static int setup_index(cuda_backend *cb, const rvs_interp *ip, int *out) {
     if (!S->spline_rc) rvs_spline_free(&spl);
     return rvs_error(RVS_ERR_NOMEM, "CUDA backend: no host memory");
   }
-  int warm = SPLINE_WARM_CAP, chunk = SPLINE_CHUNK;
   if (S->spline_rc == RVS_OK) {
-    size_t m = nt - 2;
     memcpy(h, spl.x, sizeof(double) * nt);
     memcpy(h + nt, spl.hinv, sizeof(double) * (nt - 1));
     memcpy(h + 2 * nt, spl.tri_c, sizeof(double) * nt);
     memcpy(h + 3 * nt, spl.tri_d, sizeof(double) * nt);
     memcpy(h + 4 * nt, spl.tri_g, sizeof(double) * nt);
-    double fmax = 0;
-    for (size_t i = 1; i < m; i++) fmax = fmax > fabs(spl.tri_g[i]) ? fmax : fabs(spl.tri_g[i]);
-    for (size_t i = 0; i + 1 < m; i++)
-      fmax = fmax > fabs(spl.tri_c[i]) ? fmax : fabs(spl.tri_c[i]);
-    warm = rvs_cuda_warmup_len(fmax, SPLINE_WARM_TOL, SPLINE_WARM_CAP);
-    if (warm >= SPLINE_WARM_CAP) { // slow decay: exact sequential recurrence
-      warm = 0;
-      chunk = (int)m;
-    }
     D->grid_kind = spl.grid_kind;
     D->x0 = spl.x0;
     D->inv_dx = spl.inv_dx;
@@ -706,12 +700,10 @@ static int setup_index(cuda_backend *cb, const rvs_interp *ip, int *out) {
   D->nt = (int)nt;
   D->float_bits = bits;
   D->log_spec = rvs_interp_log_spec(ip);
-  D->warm = warm;
-  D->chunk = chunk;
   CK(cudaMemcpy(cb->d_setups + cb->nsetups, D, sizeof *D, cudaMemcpyHostToDevice));
   *out = cb->nsetups++;
-  rvs_log(RVS_LOG_DEBUG, "CUDA backend: setup %d: %zu vertices x %d pixels (%d-bit), spline warm-up %d",
-          *out, nv, (int)nt, bits, warm);
+  rvs_log(RVS_LOG_DEBUG, "CUDA backend: setup %d: %zu vertices x %d pixels (%d-bit)", *out, nv,
+          (int)nt, bits);
   return RVS_OK;
 }
 
@@ -922,6 +914,58 @@ static double wall_seconds(void) {
   return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
+// -2 ln L of the requests the device solved, summed exactly as eval_one of
+// the CPU backend: per arm in order, the NaN-template penalty, or the
+// outside-of-grid penalty then (ln det + 2 sum ln sigma) + residual, with
+// ln det = 2 sum_i log L_ii (rvs_chol_logdet; glibc log on both backends).
+// A non-finite ln det or value sets the request's flag (CPU fallback).
+static void finish_requests(cuda_backend *cb, const rvs_eval_request *req, const int *gidx,
+                            size_t nr, const int *ok, const dreq *h_req, const dreqarm *h_ra,
+                            const int *h_tflag, const ditem *h_item, rvs_eval_result *res) {
+  const int P = cb->P;
+  long long n_ll = (long long)nr;
+#pragma omp parallel for schedule(static) if (nr > 256)
+  for (long long i = 0; i < n_ll; i++) {
+    if (!ok[i] || cb->h_flag[i]) continue;
+    const int ri = gidx[i];
+    const cu_slot *s = &cb->slots[req[ri].slot];
+    const double badchi = h_req[i].badchi;
+    double total = 0;
+    int flag = 0;
+    for (int a = 0; a < s->narms; a++) {
+      const dreqarm *RA = &h_ra[(size_t)i * RVS_MAXARMS + a];
+      if (RA->item < 0 || (h_tflag[RA->tpl] && RA->outside > 0)) {
+        total += 1000 * badchi;
+        continue;
+      }
+      if (cb->opt.outside_penalty) total += RA->outside * badchi;
+      const double *io = cb->h_iout + (size_t)RA->item * (P + 1);
+      double sl = 0.0;
+      for (int k = 0; k < P; k++) sl += log(io[1 + k]);
+      const double ld = 2.0 * sl;
+      const dslotarm *SA = &cb->h_slotarms[h_item[RA->item].slotarm];
+      const double m2 = ld + 2 * SA->slsig + io[0];
+      if (!isfinite(ld) || !isfinite(m2)) {
+        flag = 1;
+        break;
+      }
+      total += m2;
+    }
+    if (flag) {
+      cb->h_flag[i] = 1;
+      continue;
+    }
+    rvs_eval_result *o = &res[ri];
+    o->m2lnl = total;
+    o->status = RVS_OK;
+    o->narms = s->narms;
+    for (int a = 0; a < s->narms; a++) {
+      o->chisq_arm[a] = NAN;
+      o->npix_arm[a] = 0;
+    }
+  }
+}
+
 // Evaluate requests gidx[0..*consumed) (CHISQ, GPU slots).  Fills res for the
 // requests the GPU answers; appends the others to cb->fb_idx (*nfb).  Returns
 // RVS_ERR_NOMEM on device memory exhaustion (nothing written to res then).
@@ -1034,7 +1078,7 @@ static int gpu_pass(cuda_backend *cb, const rvs_eval_request *req, const int *gi
   size_t metabytes = align256(o_flag + sizeof(int) * ndev);
   const int NACC = P * (P + 1) / 2 + P;
   if ((rc = grow((void **)&cb->meta, &cb->metacap, metabytes, 1)) ||
-      (rc = grow((void **)&cb->h_m2, &cb->outcap, nr, sizeof(double))) ||
+      (rc = grow((void **)&cb->h_iout, &cb->outcap, nitems * (size_t)(P + 1), sizeof(double))) ||
       (rc = grow((void **)&cb->h_flag, &cb->flagcap, nr, sizeof(int)))) {
     free(ok);
     return rc;
@@ -1042,7 +1086,8 @@ static int gpu_pass(cuda_backend *cb, const rvs_eval_request *req, const int *gi
   if ((rc = pool_need(cb, POOL_TBUF, sizeof(double) * tbuf_dbl)) ||
       (rc = pool_need(cb, POOL_ACC, sizeof(double) * nitems * (size_t)NACC)) ||
       (rc = pool_need(cb, POOL_META, metabytes)) ||
-      (rc = pool_need(cb, POOL_OUT, (sizeof(double) + sizeof(int)) * nr + 256))) {
+      (rc = pool_need(cb, POOL_OUT,
+                      align256(sizeof(double) * nitems * (size_t)(P + 1)) + sizeof(int) * nr))) {
     free(ok);
     return rc;
   }
@@ -1097,7 +1142,7 @@ static int gpu_pass(cuda_backend *cb, const rvs_eval_request *req, const int *gi
     }
   }
   // items sorted by slot-arm (warps of one block share the spectrum's data)
-  int hmax = 0, maxnt = 4, maxm = 2, seq_spline = 0;
+  int hmax = 0, maxnt = 4;
   {
     int *key = (int *)malloc(sizeof(int) * (nitems ? nitems : 1));
     ditem *tmp = (ditem *)malloc(sizeof(ditem) * (nitems ? nitems : 1));
@@ -1140,11 +1185,6 @@ static int gpu_pass(cuda_backend *cb, const rvs_eval_request *req, const int *gi
         int h = s->arm[a].nd > 0 ? (s->arm[a].nd - 1) / 2 : 0;
         if (h > hmax) hmax = h;
         if (S->nt > maxnt) maxnt = S->nt;
-        if (DS->chunk > 0) {
-          int nch = (S->nt - 2 + DS->chunk - 1) / DS->chunk;
-          if (nch > maxm) maxm = nch;
-        }
-        if (DS->warm == 0) seq_spline = 1; // exact sequential recurrence: global kernels
         it++;
       }
     }
@@ -1160,12 +1200,12 @@ static int gpu_pass(cuda_backend *cb, const rvs_eval_request *req, const int *gi
     free(key); free(tmp); free(ord); free(cnt); free(pos_of);
   }
   // 5. device work
-  const int smem_ok = !seq_spline && 3 * sizeof(double) * (size_t)maxnt <= cb->spline_smem_max;
   unsigned char *dm = (unsigned char *)cb->pool[POOL_META];
   double *d_tbuf = (double *)cb->pool[POOL_TBUF];
   double *d_acc = (double *)cb->pool[POOL_ACC];
-  double *d_m2 = (double *)cb->pool[POOL_OUT];
-  int *d_flag = (int *)((unsigned char *)cb->pool[POOL_OUT] + align256(sizeof(double) * nr));
+  double *d_iout = (double *)cb->pool[POOL_OUT];
+  int *d_flag = (int *)((unsigned char *)cb->pool[POOL_OUT] +
+                        align256(sizeof(double) * nitems * (size_t)(P + 1)));
   cudaStream_t st = cb->stream;
   const double t_dev = wall_seconds();
   rc = RVS_OK;
@@ -1195,22 +1235,15 @@ static int gpu_pass(cuda_backend *cb, const rvs_eval_request *req, const int *gi
       }
     }
     PHASE(3)
-    if (ndev > 0 && smem_ok) {
-      spline_smem_kernel<<<(unsigned)ndev, SPLINE_SMEM_THREADS, 3 * sizeof(double) * (size_t)maxnt, st>>>(
-          d_tpl, cb->d_setups, d_tbuf);
-      if ((e = cudaGetLastError()) != cudaSuccess) { rc = cuda_fail(e, "spline_smem_kernel", __FILE__, __LINE__); break; }
-    } else if (ndev > 0) {
-      dim3 g3((unsigned)((maxm + 127) / 128), (unsigned)ndev);
-      spline_up_kernel<<<g3, 128, 0, st>>>(d_tpl, cb->d_setups, d_tbuf);
-      if ((e = cudaGetLastError()) != cudaSuccess) { rc = cuda_fail(e, "spline_up_kernel", __FILE__, __LINE__); break; }
-      spline_down_kernel<<<g3, 128, 0, st>>>(d_tpl, cb->d_setups, d_tbuf);
-      if ((e = cudaGetLastError()) != cudaSuccess) { rc = cuda_fail(e, "spline_down_kernel", __FILE__, __LINE__); break; }
+    if (ndev > 0) {
+      spline_exact_kernel<<<(unsigned)ndev, 32, 0, st>>>(d_tpl, cb->d_setups, d_tbuf);
+      if ((e = cudaGetLastError()) != cudaSuccess) { rc = cuda_fail(e, "spline_exact_kernel", __FILE__, __LINE__); break; }
     }
     PHASE(4)
+    const int wpb = CHISQ_THREADS / 32;
+    const unsigned nb = (unsigned)((nitems + wpb - 1) / wpb);
     if (nitems > 0) {
-      const int wpb = CHISQ_THREADS / 32;
-      size_t smem = sizeof(double) * (size_t)wpb * (CHISQ_CHUNK + 2 * (size_t)hmax);
-      unsigned nb = (unsigned)((nitems + wpb - 1) / wpb);
+      size_t smem = sizeof(double) * (size_t)wpb * (GROUP_BUF_LEN((size_t)hmax) + 4 * (size_t)NACC);
       chisq_kernels[P]<<<nb, CHISQ_THREADS, smem, st>>>(
           (const ditem *)(dm + o_item), (int)nitems, cb->d_slotarms, cb->d_setups, d_tpl,
           d_tbuf, d_acc, hmax);
@@ -1219,28 +1252,22 @@ static int gpu_pass(cuda_backend *cb, const rvs_eval_request *req, const int *gi
     PHASE(5)
     if (nr > 0) {
       finish_kernel<<<(unsigned)((nr + 127) / 128), 128, 0, st>>>(
-          (const dreq *)(dm + o_req), (const dreqarm *)(dm + o_ra), (int)nr,
-          (const ditem *)(dm + o_item), cb->d_slotarms, d_acc, d_tflag, P,
-          cb->opt.outside_penalty, cb->explicit_resid, d_m2, d_flag);
+          (const dreq *)(dm + o_req), (const dreqarm *)(dm + o_ra), (int)nr, d_acc, d_tflag, P,
+          d_iout, d_flag);
       if ((e = cudaGetLastError()) != cudaSuccess) { rc = cuda_fail(e, "finish_kernel", __FILE__, __LINE__); break; }
-      if (cb->explicit_resid && nitems > 0) {
-        const int wpb = CHISQ_THREADS / 32;
-        size_t smem = sizeof(double) * (size_t)wpb * (CHISQ_CHUNK + 2 * (size_t)hmax);
-        unsigned nb = (unsigned)((nitems + wpb - 1) / wpb);
+      if (nitems > 0) {
+        size_t smem = sizeof(double) * (size_t)wpb * (GROUP_BUF_LEN((size_t)hmax) + NE_GROUP);
         resid_kernel<<<nb, CHISQ_THREADS, smem, st>>>((const ditem *)(dm + o_item), (int)nitems,
                                                       cb->d_slotarms, cb->d_setups, d_tpl, d_tbuf,
-                                                      d_acc, P, hmax);
+                                                      d_acc, P, hmax, d_iout);
         if ((e = cudaGetLastError()) != cudaSuccess) { rc = cuda_fail(e, "resid_kernel", __FILE__, __LINE__); break; }
+        e = cudaMemcpyAsync(cb->h_iout, d_iout, sizeof(double) * nitems * (size_t)(P + 1),
+                            cudaMemcpyDeviceToHost, st);
       }
-      if (cb->explicit_resid) {
-        finish2_kernel<<<(unsigned)((nr + 127) / 128), 128, 0, st>>>(
-            (const dreq *)(dm + o_req), (const dreqarm *)(dm + o_ra), (int)nr, d_tflag, d_acc, P,
-            d_m2, d_flag);
-        if ((e = cudaGetLastError()) != cudaSuccess) { rc = cuda_fail(e, "finish2_kernel", __FILE__, __LINE__); break; }
-      }
-      e = cudaMemcpyAsync(cb->h_m2, d_m2, sizeof(double) * nr, cudaMemcpyDeviceToHost, st);
       if (e == cudaSuccess)
         e = cudaMemcpyAsync(cb->h_flag, d_flag, sizeof(int) * nr, cudaMemcpyDeviceToHost, st);
+      if (e == cudaSuccess && ndev > 0)
+        e = cudaMemcpyAsync(h_tflag, d_tflag, sizeof(int) * ndev, cudaMemcpyDeviceToHost, st);
       if (e != cudaSuccess) { rc = cuda_fail(e, "download of the results", __FILE__, __LINE__); break; }
     }
     PHASE(6)
@@ -1258,7 +1285,8 @@ static int gpu_pass(cuda_backend *cb, const rvs_eval_request *req, const int *gi
     free(ok);
     return rc;
   }
-  // 6. results
+  // 6. results: -2 ln L as the CPU backend's eval_one sums it
+  finish_requests(cb, req, gidx, nr, ok, h_req, h_ra, h_tflag, h_item, res);
   for (size_t i = 0; i < nr; i++) {
     int ri = gidx[i];
     if (!ok[i] || cb->h_flag[i]) {
@@ -1266,15 +1294,6 @@ static int gpu_pass(cuda_backend *cb, const rvs_eval_request *req, const int *gi
       else cb->stats.fb_device++;
       cb->fb_idx[(*nfb)++] = ri;
       continue;
-    }
-    rvs_eval_result *o = &res[ri];
-    const cu_slot *s = &cb->slots[req[ri].slot];
-    o->m2lnl = cb->h_m2[i];
-    o->status = RVS_OK;
-    o->narms = s->narms;
-    for (int a = 0; a < s->narms; a++) {
-      o->chisq_arm[a] = NAN;
-      o->npix_arm[a] = 0;
     }
     cb->stats.gpu_requests++;
   }
@@ -1383,7 +1402,7 @@ static void cu_destroy(rvs_backend *b) {
   if (cb->cpu) cb->cpu->destroy(cb->cpu);
   rvs_cuda_tplmap_free(&cb->map);
   free(cb->slots); free(cb->h_slotarms); free(cb->rq_tid); free(cb->tinfo); free(cb->tvert);
-  free(cb->twt); free(cb->meta); free(cb->h_m2); free(cb->h_flag); free(cb->fb_idx);
+  free(cb->twt); free(cb->meta); free(cb->h_iout); free(cb->h_flag); free(cb->fb_idx);
   free(cb);
 }
 
@@ -1405,18 +1424,25 @@ static int cu_init(cuda_backend *cb) {
   if (mt > MAX_TPL_PER_PASS) mt = MAX_TPL_PER_PASS;
   if (mt < 64) mt = 64;
   cb->max_tpl = mt;
+  // the chisq and resid kernels need up to ~80 KB of dynamic shared memory
+  // per block with the widest band (GPU_MAX_ND)
   int optin = 0;
   CK(cudaDeviceGetAttribute(&optin, cudaDevAttrMaxSharedMemoryPerBlockOptin, cb->device));
-  if (optin > 0) {
-    CK(cudaFuncSetAttribute(spline_smem_kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, optin));
-    cb->spline_smem_max = (size_t)optin;
-  }
-  const char *xr = getenv("RVS_CUDA_EXPLICIT_RESIDUAL");
-  cb->explicit_resid = xr && xr[0] == '1';
+  const size_t need =
+      sizeof(double) * (CHISQ_THREADS / 32) *
+      (GROUP_BUF_LEN((size_t)GPU_MAX_ND / 2) +
+       (4 * (size_t)RVS_CUDA_MAX_NPOLY * (RVS_CUDA_MAX_NPOLY + 3) / 2 > NE_GROUP
+            ? 4 * (size_t)RVS_CUDA_MAX_NPOLY * (RVS_CUDA_MAX_NPOLY + 3) / 2
+            : NE_GROUP));
+  if ((size_t)optin < need)
+    return rvs_error(RVS_ERR_DEVICE, "CUDA backend: %d bytes of shared memory per block, %zu needed",
+                     optin, need);
+  for (int p = 1; p <= RVS_CUDA_MAX_NPOLY; p++)
+    CK(cudaFuncSetAttribute(chisq_kernels[p], cudaFuncAttributeMaxDynamicSharedMemorySize, (int)need));
+  CK(cudaFuncSetAttribute(resid_kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)need));
   const char *pe = getenv("RVS_CUDA_PROFILE");
   cb->profile = pe && pe[0] == '1';
   for (int k = 0; cb->profile && k < 7; k++) CK(cudaEventCreate(&cb->ev[k]));
-  // dynamic shared memory of the chisq kernels stays <= 48 KB (GPU_MAX_ND)
   return RVS_OK;
 }
 

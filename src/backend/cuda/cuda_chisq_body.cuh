@@ -1,15 +1,19 @@
-// One instantiation of the per-(request, arm) likelihood kernel for a fixed
-// number of basis functions (C-style "template": cuda_backend.cu includes this
-// file once per CHISQ_P with CHISQ_NAME set; the accumulators must be
-// compile-time sized to live in registers).
+// One instantiation of the per-(request, arm) normal-equation kernel for a
+// fixed number of basis functions (C-style "template": cuda_backend.cu
+// includes this file once per CHISQ_P with CHISQ_NAME set; the partial sums
+// must be compile-time sized to live in registers).
 //
-// One warp per work item (one request, one arm).  The warp walks the
-// observed pixels in chunks of CHISQ_CHUNK: it samples the Doppler-shifted
-// spline at the chunk plus the resolution halo into shared memory, applies
-// the resolution band, and accumulates in FP64 registers
-//   M_jk += B_j B_k t^2/sigma^2  (packed k >= j),  v_j += B_j t d/sigma^2.
-// The lane partial sums are reduced in a fixed butterfly order (reruns give
-// identical numbers) and lane 0 writes the P(P+1)/2 + P sums of the item.
+// One warp per work item (one request, one arm).  The sums follow the CPU
+// backend's order exactly (core/chisq.h), so that M and v, and so -2 ln L,
+// are bit-identical on both backends:
+//   the pixels form blocks of RVS_NE_BLOCK (then one block of the n % 4 last
+//   pixels); lane (bb, q) = (lane / 4, lane % 4) sums, from 0 and in pixel
+//   order, the products of the pixels i = q mod 4 of block g0 + bb, for the
+//   P(P+1)/2 + P elements; then the partials of the 8 blocks of the group are
+//   added, in block order, to the running sums of lane q (shared memory);
+//   at the end the four lanes are joined as (l0 + l1) + (l2 + l3).
+// Per group the warp first samples the Doppler-shifted spline over the
+// group's pixels plus the resolution halo into shared memory.
 #if !defined(CHISQ_P) || !defined(CHISQ_NAME)
 #error "define CHISQ_P and CHISQ_NAME before including cuda_chisq_body.cuh"
 #endif
@@ -19,11 +23,13 @@ CHISQ_NAME(const ditem *__restrict__ items, int nitems, const dslotarm *__restri
            const dsetup *__restrict__ setups, const dtpl *__restrict__ tpls,
            const double *__restrict__ tbuf, double *__restrict__ acc, int hmax) {
   extern __shared__ double chisq_smem[];
+  enum { NM = CHISQ_P * (CHISQ_P + 1) / 2, NACC = NM + CHISQ_P };
   const int lane = threadIdx.x & 31;
   const int warp = threadIdx.x >> 5;
   const int item = blockIdx.x * (CHISQ_THREADS / 32) + warp;
   if (item >= nitems) return; // whole warp leaves together
-  double *buf = chisq_smem + (size_t)warp * (CHISQ_CHUNK + 2 * hmax);
+  double *buf = chisq_smem + (size_t)warp * (GROUP_BUF_LEN(hmax) + 4 * NACC);
+  double *run = buf + GROUP_BUF_LEN(hmax); // [q][NACC] running lane sums
   const ditem it = items[item];
   const dslotarm A = slotarms[it.slotarm];
   const dtpl T = tpls[it.tpl];
@@ -31,50 +37,57 @@ CHISQ_NAME(const ditem *__restrict__ items, int nitems, const dslotarm *__restri
   const double *y = tbuf + T.buf + S.nt;
   const double *z = tbuf + T.buf + 2 * (long long)S.nt;
   const int n = A.n, nd = A.nd, h = nd > 0 ? (nd - 1) / 2 : 0;
-  const double shrink = it.shrink, lnoff = it.lnoff;
-  enum { NM = CHISQ_P * (CHISQ_P + 1) / 2 };
-  double M[NM], v[CHISQ_P];
-#pragma unroll
-  for (int q = 0; q < NM; q++) M[q] = 0.0;
-#pragma unroll
-  for (int j = 0; j < CHISQ_P; j++) v[j] = 0.0;
+  const ne_blocks NB = ne_blocks_of(n);
+  const int bb = lane >> 2, q = lane & 3;
+  for (int e = lane; e < 4 * NACC; e += 32) run[e] = 0.0;
+  __syncwarp();
 
-  for (int c0 = 0; c0 < n; c0 += CHISQ_CHUNK) {
-    const int lo = c0 - h;
-    const int hi = min(c0 + CHISQ_CHUNK, n) + h;
-    sample_chunk(&A, &S, y, z, shrink, lnoff, lo, hi, lane, buf);
-    __syncwarp();
 #pragma unroll 1
-    for (int p = 0; p < CHISQ_CHUNK / 32; p++) {
-      const int i = c0 + p * 32 + lane;
-      if (i >= n) break;
-      const double tt = band_value(&A, buf, i, c0);
-      const double w = tt * tt * A.isig2[i];
-      const double u = tt * A.dsig2[i];
-      double b[CHISQ_P];
+  for (int g0 = 0; g0 < NB.nblk; g0 += 8) {
+    const int glast = min(g0 + 8, NB.nblk) - 1;
+    const int gs = ne_block_start(&NB, g0), ge = ne_block_end(&NB, glast);
+    const int lo = gs - h;
+    sample_group(&A, &S, y, z, it.shrink, it.lnoff, lo, ge + h, lane, buf);
+    __syncwarp();
+    double M[NM], v[CHISQ_P];
 #pragma unroll
-      for (int j = 0; j < CHISQ_P; j++) b[j] = A.B[(size_t)j * n + i];
-      int q = 0;
+    for (int e = 0; e < NM; e++) M[e] = 0.0;
 #pragma unroll
-      for (int j = 0; j < CHISQ_P; j++) {
-        const double bw = b[j] * w;
-        v[j] += b[j] * u;
+    for (int j = 0; j < CHISQ_P; j++) v[j] = 0.0;
+    const int bl = g0 + bb;
+    if (bl <= glast) {
+      const int be = ne_block_end(&NB, bl);
+#pragma unroll 1
+      for (int i = ne_block_start(&NB, bl) + q; i < be; i += 4) {
+        const double tt = band_at(&A, buf, i, lo);
+        const double ws = tt * A.isig[i];
+        const double w = ws * ws;
+        const double dw = A.D[i] * ws;
+        double b[CHISQ_P];
 #pragma unroll
-        for (int k = j; k < CHISQ_P; k++) M[q++] += bw * b[k];
+        for (int j = 0; j < CHISQ_P; j++) b[j] = A.B[(size_t)j * n + i];
+        int e = 0;
+#pragma unroll
+        for (int j = 0; j < CHISQ_P; j++) {
+          const double bw = b[j] * w;
+          v[j] += b[j] * dw;
+#pragma unroll
+          for (int k = j; k < CHISQ_P; k++) M[e++] += bw * b[k];
+        }
       }
     }
+    // the group's blocks, in order, into the running sums of lanes 0..3
+    const int nbk = glast - g0 + 1;
+#pragma unroll
+    for (int e = 0; e < NM; e++) group_add(run + q * NACC + e, M[e], lane, q, nbk);
+#pragma unroll
+    for (int j = 0; j < CHISQ_P; j++) group_add(run + q * NACC + NM + j, v[j], lane, q, nbk);
     __syncwarp();
   }
-  double *out = acc + (size_t)item * (NM + CHISQ_P);
-#pragma unroll
-  for (int q = 0; q < NM; q++) {
-    double s = warp_sum(M[q]);
-    if (lane == 0) out[q] = s;
-  }
-#pragma unroll
-  for (int j = 0; j < CHISQ_P; j++) {
-    double s = warp_sum(v[j]);
-    if (lane == 0) out[NM + j] = s;
+  if (lane == 0) {
+    double *out = acc + (size_t)item * NACC;
+    for (int e = 0; e < NACC; e++)
+      out[e] = (run[e] + run[NACC + e]) + (run[2 * NACC + e] + run[3 * NACC + e]);
   }
 }
 

@@ -139,22 +139,4 @@ static inline void rvs_cuda_order_by_key(const int *key, size_t n, int nkeys, si
   for (size_t i = 0; i < n; i++) order[count[key[i]]++] = i;
 }
 
-/* Warm-up length of the chunked spline recurrences: a recurrence
- * v_i -= f_i v_{i-1} started W steps early with a zero carry is off by the
- * carry times prod f over those W steps.  With max |f| = fmax, the error is
- * below tol (relative to the carry) once fmax^W < tol.  Returns the W to use,
- * or `cap` when fmax is too close to 1 (then the caller runs the exact
- * sequential recurrence). */
-static inline int rvs_cuda_warmup_len(double fmax, double tol, int cap) {
-  if (!(fmax >= 0) || fmax >= 0.95) return cap;
-  if (fmax < 1e-300) return 1;
-  int w = 1;
-  double p = fmax;
-  while (p >= tol && w < cap) {
-    p *= fmax;
-    w++;
-  }
-  return w;
-}
-
 #endif
