@@ -5,9 +5,11 @@
 
 #include <float.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "core/basis.h"
 #include "core/chisq.h"
+#include "core/linalg.h"
 #include "core/resolution.h"
 #include "rvs/status.h"
 
@@ -417,6 +419,119 @@ static void test_precomputed_agrees(void **state) {
   arm_free(&A);
 }
 
+/* The summation order documented in chisq.h (and repeated by the CUDA
+ * backend, which must give identical bits), written out plainly: lane sums of
+ * per-block partials, the tail block, the lane join; then rvs_chol_* and the
+ * explicit residual.  Must equal rvs_marg_chisq_sig bit for bit. */
+static double ordered_sum(int n, double (*prod)(int i, const void *ctx), const void *ctx) {
+  int n4 = n & ~3, nreg = (n4 + RVS_NE_BLOCK - 1) / RVS_NE_BLOCK;
+  int nblk = nreg + (n > n4 ? 1 : 0);
+  double lane[4] = {0, 0, 0, 0};
+  for (int b = 0; b < nblk; b++) {
+    int s = b < nreg ? b * RVS_NE_BLOCK : n4;
+    int e = b < nreg ? (s + RVS_NE_BLOCK < n4 ? s + RVS_NE_BLOCK : n4) : n;
+    for (int q = 0; q < 4; q++) {
+      double part = 0.0;
+      for (int i = s + q; i < e; i += 4) part += prod(i, ctx);
+      lane[q] += part;
+    }
+  }
+  return (lane[0] + lane[1]) + (lane[2] + lane[3]);
+}
+
+typedef struct ord_ctx {
+  const double *B, *t, *isig, *D, *a;
+  int n, P, j, k; /* k < 0: v_j */
+} ord_ctx;
+
+static double ord_prod(int i, const void *vc) {
+  const ord_ctx *c = vc;
+  double ws = c->t[i] * c->isig[i];
+  double w = ws * ws;
+  if (c->k < 0) return c->B[(size_t)c->j * c->n + i] * (c->D[i] * ws);
+  return (c->B[(size_t)c->j * c->n + i] * w) * c->B[(size_t)c->k * c->n + i];
+}
+
+static double ord_resid2(int i, const ord_ctx *c) {
+  double cc = c->a[0] * c->B[i];
+  for (int j = 1; j < c->P; j++) cc += c->a[j] * c->B[(size_t)j * c->n + i];
+  double ws = c->t[i] * c->isig[i];
+  double r = c->D[i] - ws * cc;
+  return r * r;
+}
+
+static double ordered_m2lnl(const double *d, const double *sig, const double *t, const double *B,
+                            int n, int P) {
+  double *D = malloc(sizeof(double) * n), *isig = malloc(sizeof(double) * n);
+  assert_true(D && isig);
+  double lsig = 0;
+  for (int i = 0; i < n; i++) {
+    isig[i] = 1.0 / sig[i];
+    D[i] = d[i] / sig[i];
+    lsig += log(sig[i]);
+  }
+  double M[PMAX * PMAX], v[PMAX], a[PMAX];
+  ord_ctx c = {B, t, isig, D, NULL, n, P, 0, 0};
+  for (int j = 0; j < P; j++) {
+    for (int k = j; k < P; k++) {
+      c.j = j;
+      c.k = k;
+      M[j * P + k] = M[k * P + j] = ordered_sum(n, ord_prod, &c);
+    }
+    c.j = j;
+    c.k = -1;
+    v[j] = ordered_sum(n, ord_prod, &c);
+  }
+  assert_int_equal(rvs_chol_factor(M, P), RVS_OK);
+  memcpy(a, v, sizeof(double) * P);
+  rvs_chol_solve(M, P, a);
+  double ld = rvs_chol_logdet(M, P);
+  c.a = a;
+  int n4 = n & ~3;
+  double lane[4] = {0, 0, 0, 0};
+  for (int i = 0; i < n4; i++) lane[i % 4] += ord_resid2(i, &c);
+  for (int i = n4; i < n; i++) lane[0] += ord_resid2(i, &c);
+  double resid = (lane[0] + lane[1]) + (lane[2] + lane[3]);
+  free(D);
+  free(isig);
+  return ld + 2 * lsig + resid;
+}
+
+static void test_summation_order_is_the_documented_one(void **state) {
+  (void)state;
+  const int ns[] = {3, 4, 5, 127, 128, 131, 256, 1021, 1024, 1029, 1500, 2051};
+  const int Ps[] = {1, 2, 3, 5, 10, 12};
+  int checked = 0;
+  for (size_t a = 0; a < sizeof ns / sizeof ns[0]; a++) {
+    for (size_t b = 0; b < sizeof Ps / sizeof Ps[0]; b++) {
+      int n = ns[a], P = Ps[b];
+      if (n < 2 * P) continue;
+      arm A;
+      arm_make(&A, n, P, 1000 + 7 * a + b);
+      double *isig = malloc(sizeof(double) * n), *D = malloc(sizeof(double) * n);
+      assert_true(isig && D);
+      double lsig = 0;
+      for (int i = 0; i < n; i++) {
+        isig[i] = 1.0 / A.sig[i];
+        D[i] = A.d[i] / A.sig[i];
+        lsig += log(A.sig[i]);
+      }
+      double m2 = NAN;
+      assert_int_equal(rvs_marg_chisq_sig(A.d, A.sig, D, isig, lsig, A.t, A.B, n, P, &m2, NULL,
+                                          NULL, NULL),
+                       RVS_OK);
+      double ref = ordered_m2lnl(A.d, A.sig, A.t, A.B, n, P);
+      if (memcmp(&m2, &ref, sizeof m2) != 0)
+        fail_msg("n=%d P=%d: %.17g (chisq.c) != %.17g (documented order)", n, P, m2, ref);
+      checked++;
+      free(isig);
+      free(D);
+      arm_free(&A);
+    }
+  }
+  assert_true(checked > 50);
+}
+
 static void test_work_buffer_reuse_identical(void **state) {
   (void)state;
   arm A;
@@ -475,6 +590,7 @@ static const struct CMUnitTest tests[] = {
     cmocka_unit_test(test_badmask_true_chisq),
     cmocka_unit_test(test_continuum_only),
     cmocka_unit_test(test_precomputed_agrees),
+    cmocka_unit_test(test_summation_order_is_the_documented_one),
     cmocka_unit_test(test_work_buffer_reuse_identical),
     cmocka_unit_test(test_nonfinite_and_bad_args),
 };
