@@ -11,6 +11,7 @@
  * results on the host) after one warm-up call; the median of the repeats is
  * reported, with the CPU backend on a slice of the fitlike batch for
  * comparison.  Usage: gpu_bench [nspec] [batch sizes...] [--out FILE]. */
+#include "gpu_check.h"
 #include "gpu_scene.h"
 
 #include "backend/cuda/cuda_backend.h"
@@ -23,11 +24,6 @@
 
 #define EVALS_PER_FIT 2230.0
 
-static double now(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
 
 static int cmpd(const void *a, const void *b) {
   double x = *(const double *)a, y = *(const double *)b;

@@ -19,6 +19,7 @@
  * forced allocation failures (shrink and retry), and a call mixing two
  * bank sets equal within the same tolerances.  Timing: CPU rvs_ccf_fit on
  * one thread vs GPU batches.  Exit 1 on any failure. */
+#include "gpu_check.h"
 #include "gpu_scene.h"
 
 #include "backend/cpu/ccf_cpu.h"
@@ -33,47 +34,6 @@
 
 #define NEAR_TIE 1e-9
 #define VEL_TOL 1e-6
-
-static int nfail = 0, npass = 0;
-static FILE *report = NULL;
-
-static void check(int ok, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void check(int ok, const char *fmt, ...) {
-  char msg[600];
-  va_list ap;
-  va_start(ap, fmt);
-  vsnprintf(msg, sizeof msg, fmt, ap);
-  va_end(ap);
-  printf("%s  %s\n", ok ? "PASS" : "FAIL", msg);
-  if (report) fprintf(report, "%s  %s\n", ok ? "PASS" : "FAIL", msg);
-  if (ok) npass++;
-  else nfail++;
-  fflush(stdout);
-}
-static void info(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static void info(const char *fmt, ...) {
-  char msg[600];
-  va_list ap;
-  va_start(ap, fmt);
-  vsnprintf(msg, sizeof msg, fmt, ap);
-  va_end(ap);
-  printf("INFO  %s\n", msg);
-  if (report) fprintf(report, "INFO  %s\n", msg);
-  fflush(stdout);
-}
-
-#define DIE(...)                                  \
-  do {                                            \
-    fprintf(stderr, __VA_ARGS__);                 \
-    fprintf(stderr, ": %s\n", rvs_last_error());  \
-    exit(2);                                      \
-  } while (0)
-
-static double now(void) {
-  struct timespec t;
-  clock_gettime(CLOCK_MONOTONIC, &t);
-  return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
-}
 
 #define NARMS 3
 static const double BL0[NARMS] = {3500, 5660, 7420}, BL1[NARMS] = {5900, 7720, 9924};
@@ -237,7 +197,7 @@ static void poison(rvs_ccf_result *r, int *st, size_t n) {
 
 int main(int argc, char **argv) {
   uint64_t seed = argc > 1 ? strtoull(argv[1], NULL, 10) : (uint64_t)time(NULL);
-  if (argc > 2) report = fopen(argv[2], "w");
+  if (argc > 2) gc_report = fopen(argv[2], "w");
   size_t nspec = argc > 3 ? strtoul(argv[3], NULL, 10) : 4000;
   if (nspec < 200) nspec = 200;
   double max_vel = 1000, vstep = 5; /* the DESI config */
@@ -389,10 +349,10 @@ int main(int argc, char **argv) {
   check_cmp(&c, "one arm");
 
   rvs_ccf_gpu_free(g);
-  printf("%s: %d passed, %d failed\n", nfail ? "FAIL" : "PASS", npass, nfail);
-  if (report) {
-    fprintf(report, "%s: %d passed, %d failed\n", nfail ? "FAIL" : "PASS", npass, nfail);
-    fclose(report);
+  printf("%s: %d passed, %d failed\n", gc_nfail ? "FAIL" : "PASS", gc_npass, gc_nfail);
+  if (gc_report) {
+    fprintf(gc_report, "%s: %d passed, %d failed\n", gc_nfail ? "FAIL" : "PASS", gc_npass, gc_nfail);
+    fclose(gc_report);
   }
   for (size_t k = 0; k < nspec; k++)
     for (int a = 0; a < NARMS; a++) {
@@ -404,5 +364,5 @@ int main(int argc, char **argv) {
   }
   free(o); free(arms); free(mixed); free(rc_); free(rg); free(r2); free(rm); free(sc_); free(sg);
   free(s2); free(sm); free(rcm); free(scm); free(one);
-  return nfail ? 1 : 0;
+  return gc_nfail ? 1 : 0;
 }

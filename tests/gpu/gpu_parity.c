@@ -12,6 +12,7 @@
  *     P=12), and regular grid/float64/linear grid/no band (P=5);
  *   - npoly above the GPU limit: everything served by the CPU, identical.
  * Prints one PASS/FAIL line per check and a summary; exit 1 on any failure. */
+#include "gpu_check.h"
 #include "gpu_scene.h"
 
 #include "backend/cuda/cuda_backend.h"
@@ -21,30 +22,6 @@
 #include <float.h>
 #include <stdarg.h>
 #include <time.h>
-
-static int nfail = 0, npass = 0;
-static FILE *report = NULL;
-
-static void check(int ok, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void check(int ok, const char *fmt, ...) {
-  char msg[512];
-  va_list ap;
-  va_start(ap, fmt);
-  vsnprintf(msg, sizeof msg, fmt, ap);
-  va_end(ap);
-  printf("%s  %s\n", ok ? "PASS" : "FAIL", msg);
-  if (report) fprintf(report, "%s  %s\n", ok ? "PASS" : "FAIL", msg);
-  if (ok) npass++;
-  else nfail++;
-  fflush(stdout);
-}
-
-#define DIE(...)                        \
-  do {                                  \
-    fprintf(stderr, __VA_ARGS__);       \
-    fprintf(stderr, ": %s\n", rvs_last_error()); \
-    exit(2);                            \
-  } while (0)
 
 /* A request mix for every slot: a velocity grid (one template), random
  * points (new templates, vsini mix), points outside the hull / beyond the
@@ -207,8 +184,8 @@ static void run_case(const char *name, sc_scene *S, int npoly, int ngrid, int nr
   }
   check(o.cpu_diff == 0, "%s: FULL/CONTINUUM results identical to the CPU backend (%ld differ)",
         name, o.cpu_diff);
-  if (report)
-    fprintf(report, "case %s n=%zu gpu=%lld cpu=%lld fallbacks=%lld max_rel=%.6g max_abs=%.6g\n",
+  if (gc_report)
+    fprintf(gc_report, "case %s n=%zu gpu=%lld cpu=%lld fallbacks=%lld max_rel=%.6g max_abs=%.6g\n",
             name, n, st.gpu_requests, st.cpu_requests, st.cpu_fallbacks, o.max_rel, o.max_abs);
   if (extra_checks) {
     poison(r2, n);
@@ -271,9 +248,9 @@ static void run_case(const char *name, sc_scene *S, int npoly, int ngrid, int nr
 int main(int argc, char **argv) {
   uint64_t seed = argc > 1 ? strtoull(argv[1], NULL, 10) : (uint64_t)time(NULL);
   const char *out = argc > 2 ? argv[2] : NULL;
-  if (out) report = fopen(out, "w");
+  if (out) gc_report = fopen(out, "w");
   printf("gpu_parity: seed %llu\n", (unsigned long long)seed);
-  if (report) fprintf(report, "seed %llu\n", (unsigned long long)seed);
+  if (gc_report) fprintf(gc_report, "seed %llu\n", (unsigned long long)seed);
   int nd = rvs_cuda_device_count();
   if (nd < 1) {
     printf("FAIL  no CUDA device\n");
@@ -283,7 +260,7 @@ int main(int argc, char **argv) {
   if (rvs_cuda_device_query(0, &info) == RVS_OK) {
     printf("device 0: %s, cc %d.%d, %d SMs, %.1f GiB\n", info.name, info.cc_major, info.cc_minor,
            info.multiprocessors, (double)info.total_mem / (1 << 30));
-    if (report) fprintf(report, "device %s\n", info.name);
+    if (gc_report) fprintf(gc_report, "device %s\n", info.name);
   }
   sc_scene S;
   if (sc_scene_build(&S, 3, SC_DESI, RVS_INTERP_TRIANGULATION, 32, 48, seed)) DIE("scene 1");
@@ -298,10 +275,10 @@ int main(int argc, char **argv) {
   if (sc_scene_build(&S, 2, small, RVS_INTERP_REGULARGRID, 64, 32, seed + 1)) DIE("scene 2");
   run_case("grid-f64-lin+log-P5", &S, 5, 30, 60, 1);
   sc_scene_free(&S);
-  printf("gpu_parity: %d passed, %d failed -> %s\n", npass, nfail, nfail ? "FAIL" : "PASS");
-  if (report) {
-    fprintf(report, "summary %d passed %d failed\n", npass, nfail);
-    fclose(report);
+  printf("gpu_parity: %d passed, %d failed -> %s\n", gc_npass, gc_nfail, gc_nfail ? "FAIL" : "PASS");
+  if (gc_report) {
+    fprintf(gc_report, "summary %d passed %d failed\n", gc_npass, gc_nfail);
+    fclose(gc_report);
   }
-  return nfail ? 1 : 0;
+  return gc_nfail ? 1 : 0;
 }
