@@ -117,7 +117,9 @@ static void compare(const rvs_eval_request *req, size_t n, const rvs_eval_result
     }
     if (rel > o->max_rel) o->max_rel = rel;
     if (d > o->max_abs) o->max_abs = d;
-    if (memcmp(&g[i].m2lnl, &c[i].m2lnl, sizeof(double)) != 0) o->over_tol++;
+    if (memcmp(&g[i].m2lnl, &c[i].m2lnl, sizeof(double)) != 0 && o->over_tol++ < 3)
+      info("differs: request %zu (slot %d, vel %.6g, vsini %.6g): GPU %.17g CPU %.17g (rel %.3g)",
+           i, req[i].slot, req[i].vel, req[i].vsini, g[i].m2lnl, c[i].m2lnl, rel);
   }
 }
 
