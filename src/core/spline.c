@@ -376,27 +376,40 @@ int rvs_spline_eval(const rvs_spline *s, const double *xq, size_t nq, double *ou
 }
 
 /* The log-grid loop of rvs_spline_eval_doppler for nq4 (a multiple of 4)
- * queries: the interval of each lane as the scalar loop, the cubic in vectors
+ * queries: the guessed interval of each lane is checked in vectors and
+ * corrected by the scalar loop only where it misses; the coefficients of the
+ * four intervals are loaded as rows and transposed; the cubic in vectors
  * (the same expressions in the same order as eval_on: the same bits). */
+typedef long v4l __attribute__((vector_size(32), aligned(8), may_alias));
+static inline size_t clamp_guess(size_t last, double t) {
+  return !(t > 0) ? 0 : (t >= (double)last ? last : (size_t)t);
+}
 RVS_CLONES static void eval_doppler_log4(const rvs_spline *s, const double *lam_obs,
                                          const double *ln_lam_obs, size_t nq4, double shrink,
                                          double off, double inv, double *out) {
   const double *x = s->x, *cf = s->coef;
-  size_t n = s->n;
+  size_t n = s->n, last = n - 2;
   for (size_t k = 0; k < nq4; k += 4) {
     v4d q = ld4(lam_obs + k) * shrink;
     v4d t = (ld4(ln_lam_obs + k) + off) * inv;
-    v4d xl, xr, c0, c1, c2, c3;
-    for (int l = 0; l < 4; l++) {
-      size_t i = correct_guess(x, n, q[l], t[l]);
-      const double *c = cf + 4 * i;
-      xl[l] = x[i];
-      xr[l] = x[i + 1];
-      c0[l] = c[0];
-      c1[l] = c[1];
-      c2[l] = c[2];
-      c3[l] = c[3];
+    size_t i0 = clamp_guess(last, t[0]), i1 = clamp_guess(last, t[1]);
+    size_t i2 = clamp_guess(last, t[2]), i3 = clamp_guess(last, t[3]);
+    v4d xl = {x[i0], x[i1], x[i2], x[i3]}, xr = {x[i0 + 1], x[i1 + 1], x[i2 + 1], x[i3 + 1]};
+    v4l ok = (q >= xl) & (q < xr);
+    if (!(ok[0] & ok[1] & ok[2] & ok[3])) { /* rare: a guess off by one interval */
+      i0 = correct_guess(x, n, q[0], t[0]);
+      i1 = correct_guess(x, n, q[1], t[1]);
+      i2 = correct_guess(x, n, q[2], t[2]);
+      i3 = correct_guess(x, n, q[3], t[3]);
+      xl = (v4d){x[i0], x[i1], x[i2], x[i3]};
+      xr = (v4d){x[i0 + 1], x[i1 + 1], x[i2 + 1], x[i3 + 1]};
     }
+    v4d r0 = ld4(cf + 4 * i0), r1 = ld4(cf + 4 * i1), r2 = ld4(cf + 4 * i2), r3 = ld4(cf + 4 * i3);
+    v4l lo = {0, 4, 2, 6}, hi = {1, 5, 3, 7}, first = {0, 1, 4, 5}, second = {2, 3, 6, 7};
+    v4d a0 = __builtin_shuffle(r0, r1, lo), a1 = __builtin_shuffle(r0, r1, hi);
+    v4d a2 = __builtin_shuffle(r2, r3, lo), a3 = __builtin_shuffle(r2, r3, hi);
+    v4d c0 = __builtin_shuffle(a0, a2, first), c2 = __builtin_shuffle(a0, a2, second);
+    v4d c1 = __builtin_shuffle(a1, a3, first), c3 = __builtin_shuffle(a1, a3, second);
     v4d dl = q - xl, dr = xr - q;
     st4(out + k, c0 * dl * dl * dl + c1 * dr * dr * dr + c2 * dl + c3 * dr);
   }
