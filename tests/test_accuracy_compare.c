@@ -202,6 +202,34 @@ static void compare_pass_boundary(void **state) {
   assert_false(rvs_parity_pass(&p));
 }
 
+/* A far longer than B (a subset rerun against a full run): only the common
+ * TARGETIDs are compared, A's median errors come from all of A. */
+static void compare_subset_of_a(void **state) {
+  (void)state;
+  assert_int_equal(sh("mkdir -p " W), 0);
+  row *a = calloc(300, sizeof(row));
+  assert_non_null(a);
+  for (int i = 0; i < 300; i++) {
+    a[i] = base;
+    a[i].tid = 7000 + i;
+  }
+  write_rvtab(W "/a6.fits", a, 300, 1);
+  a[5].vrad += 1; /* 0.5 VRAD_ERR */
+  write_rvtab(W "/b6.fits", a, 12, 1);
+  free(a);
+  rvs_parity p;
+  assert_int_equal(rvs_parity_compute(W "/a6.fits", W "/b6.fits", 0.05, -INFINITY, &p, NULL, 0), 0);
+  assert_int_equal(p.na, 300);
+  assert_int_equal(p.nb, 12);
+  assert_int_equal(p.nmatched, 12);
+  assert_int_equal(p.nonly_a, 288);
+  assert_int_equal(p.nok[RVS_PAR_VRAD], 11);
+  assert_int_equal(p.nall, 11);
+  assert_int_equal(rvs_parity_compute(W "/b6.fits", W "/a6.fits", 0.05, -INFINITY, &p, NULL, 0), 0);
+  assert_int_equal(p.nonly_b, 288);
+  assert_int_equal(p.nok[RVS_PAR_VRAD], 11);
+}
+
 static int prog(const char *args, const char *out) {
   char cmd[2048];
   snprintf(cmd, sizeof cmd, "%s/rvs_accuracy %s > %s 2>&1", RVS_BINARY_DIR, args, out);
@@ -240,6 +268,7 @@ static const struct CMUnitTest tests[] = {
     cmocka_unit_test(compare_sn_cut_and_missing_column),
     cmocka_unit_test(compare_pass_boundary),
     cmocka_unit_test(compare_error_fallback),
+    cmocka_unit_test(compare_subset_of_a),
     cmocka_unit_test(program_exit_status_and_parity_line),
 };
 

@@ -387,7 +387,8 @@ int rvs_parity_compute(const char *path_a, const char *path_b, double tol, doubl
   tidrow *sa = sorted_tids(&A), *sb = sorted_tids(&B);
   size_t nmax = (size_t)(A.n < B.n ? A.n : B.n) + 1;
   pairrec *rec = malloc(sizeof(pairrec) * nmax);
-  double *pull = malloc(sizeof(double) * nmax);
+  /* pull also holds A's errors for the median below: A.n of them */
+  double *pull = malloc(sizeof(double) * ((size_t)(A.n > B.n ? A.n : B.n) + 1));
   if (!sa || !sb || !rec || !pull) {
     rc = rvs_error(RVS_ERR_NOMEM, "no memory");
     goto done;
