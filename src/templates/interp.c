@@ -171,7 +171,7 @@ int rvs_interp_locate(const rvs_interp *ip, const double *params_raw, int *vert,
  * L1 across the vertices (the same operations per pixel as whole passes). */
 #define WSUM_CHUNK 512
 RVS_CLONES static void weighted_sum32(const float *specs, size_t npix, const int *vert,
-                                      const double *w, int nw, double *spec) {
+                                      const double *w, int nw, int log_spec, double *spec) {
   for (size_t j0 = 0; j0 < npix; j0 += WSUM_CHUNK) {
     size_t len = npix - j0 < WSUM_CHUNK ? npix - j0 : WSUM_CHUNK;
     double *o = spec + j0;
@@ -183,6 +183,9 @@ RVS_CLONES static void weighted_sum32(const float *specs, size_t npix, const int
       src = specs + (size_t)vert[k] * npix + j0;
       for (size_t j = 0; j < len; j++) o[j] += wk * (double)src[j];
     }
+    /* exp while the chunk is in L1 (chunks of a multiple of 4: the same
+     * vector/tail split of the pixels as one call over all of them) */
+    if (log_spec) rvs_exp_inplace(o, len);
   }
 }
 
@@ -190,7 +193,8 @@ static void weighted_sum(const rvs_interp *ip, const int *vert, const double *w,
                          double *spec) {
   size_t npix = ip->npix;
   if (ip->float_bits == 32) {
-    weighted_sum32(ip->specs32, npix, vert, w, nw, spec);
+    weighted_sum32(ip->specs32, npix, vert, w, nw, ip->log_spec, spec);
+    return;
   } else {
     for (int k = 0; k < nw; k++) {
       double wk = w[k];
