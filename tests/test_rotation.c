@@ -197,6 +197,40 @@ static void convolve_vsini_equals_generic(void **state) {
   free(in), free(o1), free(o2), free(ker);
 }
 
+/* Bit for bit the documented sum (the CUDA backend repeats it):
+ * out[i] = w_0 x_i + sum_{k=1..kmax} w_k (x_{i-k} + x_{i+k}) in order of k,
+ * x outside [0, n) zero; every length class of the vector interior, the
+ * blocked edges and the short-input path. */
+static void convolve_vsini_bitwise_sum(void **state) {
+  (void)state;
+  uint64_t seed = 29;
+  size_t sizes[] = {3001, 3000, 997, 40, 12};
+  double vs[3] = {50.0, 300.0, 2000.0};
+  double *in = malloc(sizeof(double) * 3001), *out = malloc(sizeof(double) * 3001),
+         *ker = malloc(sizeof(double) * 2000);
+  assert_true(in && out && ker);
+  for (size_t i = 0; i < 3001; i++) in[i] = 1 + urand(&seed);
+  for (size_t si = 0; si < sizeof sizes / sizeof sizes[0]; si++) {
+    size_t n = sizes[si];
+    for (int t = 0; t < 3; t++) {
+      size_t len;
+      assert_int_equal(rvs_vsini_kernel(vs[t], 2e-5, ker, 2000, &len), RVS_OK);
+      size_t kmax = (len - 1) / 2;
+      const double *w = ker + kmax; /* w[k] = kernel[kmax + k] */
+      assert_int_equal(rvs_convolve_vsini(in, n, 2e-5, vs[t], out), RVS_OK);
+      for (size_t i = 0; i < n; i++) {
+        double a = w[0] * in[i];
+        for (size_t k = 1; k <= kmax && k < n; k++) {
+          double l = i >= k ? in[i - k] : 0.0, r = i + k < n ? in[i + k] : 0.0;
+          a += w[k] * (l + r);
+        }
+        assert_true(a == out[i]);
+      }
+    }
+  }
+  free(in), free(out), free(ker);
+}
+
 /* Upstream: spec = 1 + 0.5*sin(0.3*arange(30)); lam = exp(ln 5000 +
  * 2e-5*arange(30)); rvspecfit.spec_fit.convolve_vsini(lam, spec, 50.0). */
 static void convolve_matches_upstream(void **state) {
@@ -281,6 +315,7 @@ static const struct CMUnitTest tests[] = {
     cmocka_unit_test(identity_and_invalid_cases),
     cmocka_unit_test(convolve_same_matches_bruteforce),
     cmocka_unit_test(convolve_vsini_equals_generic),
+    cmocka_unit_test(convolve_vsini_bitwise_sum),
     cmocka_unit_test(convolve_matches_upstream),
     cmocka_unit_test(constant_and_zero_padded_edges),
     cmocka_unit_test(equivalent_width_conserved),

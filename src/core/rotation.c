@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "core/doppler.h"
+#include "core/simd.h"
 #include "rvs/status.h"
 
 /* gcc's -O2 cost model leaves these short elementwise loops scalar; ask for
@@ -119,12 +120,13 @@ int rvs_vsini_kernel(double vsini_kms, double ln_step, double *kernel, size_t ca
 
 /* Symmetric convolution with zero padding: out[i] = w0 in[i] +
  * sum_k w_k (in[i-k] + in[i+k]), terms outside [0, n) dropped.  The sum runs
- * over k in the same order for every i, so blocking does not change it. */
-static void convolve_symmetric(const double *restrict in, size_t n,
-                               const double *restrict w, size_t kmax,
-                               double *restrict out) {
-  for (size_t b0 = 0; b0 < n; b0 += CONV_BLOCK) {
-    size_t b1 = min_sz(b0 + CONV_BLOCK, n);
+ * over k in the same order for every i, so blocking does not change it.
+ * This one: the outputs i in [i0, i1), blocked. */
+static void convolve_symmetric_range(const double *restrict in, size_t n,
+                                     const double *restrict w, size_t kmax,
+                                     double *restrict out, size_t i0, size_t i1) {
+  for (size_t b0 = i0; b0 < i1; b0 += CONV_BLOCK) {
+    size_t b1 = min_sz(b0 + CONV_BLOCK, i1);
     double w0 = w[0];
     RVS_SIMD
     for (size_t i = b0; i < b1; i++) out[i] = w0 * in[i];
@@ -146,6 +148,38 @@ static void convolve_symmetric(const double *restrict in, size_t n,
       for (size_t i = lo; i < b1; i++) out[i] += wk * in[i - k];
     }
   }
+}
+
+/* The interior [kmax, n - kmax) (both neighbours inside for every k): four
+ * outputs per vector, summed over k in registers in the same order. */
+RVS_CLONES static void convolve_symmetric(const double *restrict in, size_t n,
+                                          const double *restrict w, size_t kmax,
+                                          double *restrict out) {
+  size_t kend = min_sz(kmax, n - 1);
+  if (n < 2 * kend + 8) {
+    convolve_symmetric_range(in, n, w, kmax, out, 0, n);
+    return;
+  }
+  size_t lo = kend, hi = n - kend;
+  convolve_symmetric_range(in, n, w, kmax, out, 0, lo);
+  double w0 = w[0];
+  size_t i = lo;
+  for (; i + 8 <= hi; i += 8) {
+    v4d a0 = w0 * ld4(in + i), a1 = w0 * ld4(in + i + 4);
+    for (size_t k = 1; k <= kend; k++) {
+      double wk = w[k];
+      a0 += wk * (ld4(in + i - k) + ld4(in + i + k));
+      a1 += wk * (ld4(in + i + 4 - k) + ld4(in + i + 4 + k));
+    }
+    st4(out + i, a0);
+    st4(out + i + 4, a1);
+  }
+  for (; i < hi; i++) {
+    double a = w0 * in[i];
+    for (size_t k = 1; k <= kend; k++) a += w[k] * (in[i - k] + in[i + k]);
+    out[i] = a;
+  }
+  convolve_symmetric_range(in, n, w, kmax, out, hi, n);
 }
 
 int rvs_convolve_vsini(const double *spec, size_t n, double ln_step, double vsini_kms,
