@@ -129,7 +129,7 @@ static void recur_down(double *v, const double *f, size_t m) {
 
 /* z[0..n-1] from the grid factors: forward elimination then back
  * substitution, in place in z[1..n-2]. */
-static void solve_z(const double *y, size_t n, const double *cdash, const double *iden,
+RVS_CLONES static void solve_z(const double *y, size_t n, const double *cdash, const double *iden,
                     const double *g, const double *hinv, double *z) {
   size_t m = n - 2;
   double *v = z + 1; /* v[i] = z_{i+1} */
@@ -153,11 +153,29 @@ int rvs_spline_second_derivs(const double *x, const double *y, size_t n, double 
 }
 
 /* Upstream's coefficients, with 1/h stored. */
-static void coeffs_hinv(const double *x, const double *y, const double *z, const double *hinv,
+RVS_CLONES static void coeffs_hinv(const double *x, const double *y, const double *z, const double *hinv,
                         size_t n, double *coef) {
   const double one_sixth = 1. / 6;
-  RVS_SIMD
-  for (size_t i = 0; i < n - 1; i++) {
+  size_t i = 0;
+  /* four intervals per vector, rows transposed so each interval's four
+   * coefficients are one contiguous store (the same expressions as below) */
+  typedef long v4l_ __attribute__((vector_size(32)));
+  v4l_ lo = {0, 4, 2, 6}, hi = {1, 5, 3, 7}, first = {0, 1, 4, 5}, second = {2, 3, 6, 7};
+  for (; i + 4 <= n - 1; i += 4) {
+    v4d xl = ld4(x + i), xr = ld4(x + i + 1), hv = ld4(hinv + i);
+    v4d yl = ld4(y + i), yr = ld4(y + i + 1), zl = ld4(z + i), zr = ld4(z + i + 1);
+    v4d h = xr - xl;
+    v4d t1 = hv * one_sixth, t2 = h * one_sixth;
+    v4d c0 = zr * t1, c1 = zl * t1, c2 = yr * hv - zr * t2, c3 = yl * hv - zl * t2;
+    /* (c0, c1, c2, c3) by lane -> one row per interval */
+    v4d a0 = __builtin_shuffle(c0, c1, lo), a1 = __builtin_shuffle(c0, c1, hi);
+    v4d a2 = __builtin_shuffle(c2, c3, lo), a3 = __builtin_shuffle(c2, c3, hi);
+    st4(coef + 4 * i, __builtin_shuffle(a0, a2, first));
+    st4(coef + 4 * i + 4, __builtin_shuffle(a1, a3, first));
+    st4(coef + 4 * i + 8, __builtin_shuffle(a0, a2, second));
+    st4(coef + 4 * i + 12, __builtin_shuffle(a1, a3, second));
+  }
+  for (; i < n - 1; i++) {
     double h = x[i + 1] - x[i];
     double t1 = hinv[i] * one_sixth, t2 = h * one_sixth;
     coef[4 * i] = z[i + 1] * t1;
