@@ -516,20 +516,26 @@ static void test_summation_order_is_the_documented_one(void **state) {
         D[i] = A.d[i] / A.sig[i];
         lsig += log(A.sig[i]);
       }
-      double m2 = NAN;
-      assert_int_equal(rvs_marg_chisq_sig(A.d, A.sig, D, isig, lsig, A.t, A.B, n, P, &m2, NULL,
-                                          NULL, NULL),
-                       RVS_OK);
-      double ref = ordered_m2lnl(A.d, A.sig, A.t, A.B, n, P);
-      if (memcmp(&m2, &ref, sizeof m2) != 0)
-        fail_msg("n=%d P=%d: %.17g (chisq.c) != %.17g (documented order)", n, P, m2, ref);
-      checked++;
+      /* pass 0: the continuum basis (B_0 == 1: chisq.c's shortcut for row
+       * 0); pass 1: B_0 not all ones (the general path) */
+      for (int pass = 0; pass < 2; pass++) {
+        if (pass == 1) A.B[n / 2] = 1.25;
+        double m2 = NAN;
+        assert_int_equal(rvs_marg_chisq_sig(A.d, A.sig, D, isig, lsig, A.t, A.B, n, P, &m2,
+                                            NULL, NULL, NULL),
+                         RVS_OK);
+        double ref = ordered_m2lnl(A.d, A.sig, A.t, A.B, n, P);
+        if (memcmp(&m2, &ref, sizeof m2) != 0)
+          fail_msg("n=%d P=%d pass %d: %.17g (chisq.c) != %.17g (documented order)", n, P,
+                   pass, m2, ref);
+        checked++;
+      }
       free(isig);
       free(D);
       arm_free(&A);
     }
   }
-  assert_true(checked > 50);
+  assert_true(checked > 100);
 }
 
 static void test_work_buffer_reuse_identical(void **state) {
