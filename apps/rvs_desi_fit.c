@@ -76,6 +76,9 @@ static void usage(FILE *f) {
 "  --gpu_batch_size N          spectra in flight per GPU (default: the backend's, 8192\n"
 "                              or what device memory allows); several files are fitted\n"
 "                              together to fill it\n"
+"  --readahead N               files read ahead of the fits by a reader thread, so that\n"
+"                              reading overlaps fitting (default 1; with --use_gpu 2 per\n"
+"                              worker; 0: read each file when a worker needs it)\n"
 "  --nthreads N                CPU threads (default: all cores)\n"
 "  --log FILE                  log to FILE instead of stderr\n"
 "  --log_level LEVEL           DEBUG, INFO, WARNING (default), ERROR\n"
@@ -139,7 +142,7 @@ enum {
   O_NOCCFCONT, O_TARGETID, O_TARGETID_FROM, O_MINSN, O_MINEXPID, O_MAXEXPID, O_OUTDIR,
   O_NOSUBDIRS, O_TABPREFIX, O_MODPREFIX, O_SKIPEXISTING, O_OVERWRITE, O_STATUSFILE,
   O_NTHREADS, O_LOG, O_LOGLEVEL, O_THROW, O_VERSION, O_QUEUE, O_MPI, O_MPI_TIMEOUT, O_USE_GPU,
-  O_GPU_DEVICES, O_GPU_BATCH, O_WORKERS
+  O_GPU_DEVICES, O_GPU_BATCH, O_WORKERS, O_READAHEAD
 };
 
 /* File sources: a list, or the shared queue file. */
@@ -165,6 +168,9 @@ static int queue_next(void *user, char *path, size_t cap, int *got) {
 typedef struct mpi_source { rvs_mpi_queue *mq; } mpi_source;
 static int mpi_next(void *user, char *path, size_t cap, int *got) {
   return rvs_mpi_queue_next(((mpi_source *)user)->mq, path, cap, got);
+}
+static void mpi_file_done(void *user, const char *path) {
+  rvs_mpi_queue_file_done(((mpi_source *)user)->mq, path);
 }
 #endif
 
@@ -215,6 +221,7 @@ int main(int argc, char **argv) {
       {"gpu_devices", required_argument, 0, O_GPU_DEVICES},
       {"gpu_batch_size", required_argument, 0, O_GPU_BATCH},
       {"workers", required_argument, 0, O_WORKERS},
+      {"readahead", required_argument, 0, O_READAHEAD},
       {"help", no_argument, 0, 'h'},
       {0, 0, 0, 0}};
   rvs_desi_options o;
@@ -222,6 +229,7 @@ int main(int argc, char **argv) {
   const char *config_path = NULL, *status_path = NULL, *log_path = NULL;
   const char *input_from = NULL, *queue_path = NULL, *gpu_devices = NULL;
   int use_queue = 0, use_mpi = 0, use_gpu = 0, gpu_batch_size = 0, cpu_workers = 1;
+  int readahead = -1; /* -1: the default */
   double mpi_timeout = 300;
   char **files = NULL;
   size_t nfiles = 0;
@@ -256,6 +264,16 @@ int main(int argc, char **argv) {
         goto early_exit;
       }
       cpu_workers = (int)v;
+      break;
+    }
+    case O_READAHEAD: {
+      char *end;
+      long v = strtol(optarg, &end, 10);
+      if (*end || v < 0 || v > 64) {
+        fprintf(stderr, "rvs_desi_fit: --readahead needs a number of files from 0 to 64\n");
+        goto early_exit;
+      }
+      readahead = (int)v;
       break;
     }
     case O_GPU_BATCH: {
@@ -548,6 +566,7 @@ int main(int argc, char **argv) {
     mpi_src.mq = mq;
     run.source = mq ? mpi_next : source;
     run.source_user = mq ? (void *)&mpi_src : source_user;
+    run.file_done = mq ? mpi_file_done : NULL;
 #else
     run.source = source;
     run.source_user = source_user;
@@ -559,6 +578,7 @@ int main(int argc, char **argv) {
     /* CPU: one file at a time (its fibers fill the threads); GPU: as many as
      * the pool of fits in flight takes */
     run.max_files_in_flight = use_gpu ? 0 : 1;
+    run.readahead = readahead >= 0 ? readahead : use_gpu ? 2 * nctx : 1;
     char prefix[64] = "";
     if (use_mpi) snprintf(prefix, sizeof prefix, "rank %d: ", rank);
     run.rank_prefix = prefix;

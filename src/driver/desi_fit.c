@@ -156,6 +156,8 @@ void rvs_desi_file_outputs(const rvs_desi_file *f, const char **tab, const char 
   *mod = f->mod;
 }
 
+void rvs_desi_file_set_context(rvs_desi_file *f, rvs_context *ctx) { f->ctx = ctx; }
+
 size_t rvs_desi_file_nfit(const rvs_desi_file *f) { return f->bare ? 0 : f->ngood; }
 
 void rvs_desi_file_chunk(rvs_desi_file *f, rvs_fit_chunk *chunk) {

@@ -45,6 +45,9 @@ int rvs_desi_prepare_file(rvs_context *ctx, const rvs_config *cfg, const rvs_des
 /* The spectra to fit and where their outputs go (n may be 0). */
 void rvs_desi_file_chunk(rvs_desi_file *f, rvs_fit_chunk *chunk);
 size_t rvs_desi_file_nfit(const rvs_desi_file *f);
+/* The context that fits it (and names its parameters when it is written);
+ * a file prepared by one thread may be fitted by another worker's context. */
+void rvs_desi_file_set_context(rvs_desi_file *f, rvs_context *ctx);
 const char *rvs_desi_file_path(const rvs_desi_file *f);
 void rvs_desi_file_outputs(const rvs_desi_file *f, const char **tab, const char **mod);
 /* After the chunk's fits are done: st gets the file's totals. */

@@ -21,7 +21,8 @@ typedef struct file_rec {
   rvs_desi_file *f;
   size_t index;          /* 1-based order in which it was taken */
   double t_start;
-  struct file_rec *prev, *next;
+  struct file_rec *prev, *next;   /* the in-flight list */
+  struct file_rec *qnext;         /* the read-ahead queue */
 } file_rec;
 
 typedef struct shared {
@@ -33,6 +34,12 @@ typedef struct shared {
   file_rec *inflight;
   double t0;
   double io_seconds;     /* under the io lock */
+  /* read-ahead (run->readahead > 0): a reader thread prepares files into a
+   * queue of at most `readahead` files; workers take them from it */
+  int readahead;
+  pthread_cond_t ready_cv, space_cv;
+  file_rec *q_head, *q_tail;
+  int q_len, reader_done, quit;
 } shared;
 
 typedef struct worker {
@@ -100,6 +107,7 @@ static void report(shared *sh, const char *path, size_t index, int rc,
     rvs_log(RVS_LOG_INFO, "%s: outputs exist, skipped", path);
   }
   (void)index;
+  if (run->file_done) run->file_done(run->source_user, path);
   if (run->status) {
     long nfit = rc ? 0 : st->skipped_existing ? -1 : (long)st->nselected;
     fprintf(run->status, "%s %s %ld %.2f\n", path, what, nfit,
@@ -153,15 +161,18 @@ static void finish_rec(shared *sh, file_rec *r, int status) {
   free(r);
 }
 
-static int stream_next(void *user, rvs_fit_chunk *chunk) {
-  worker *w = user;
-  shared *sh = w->sh;
+/* Take the next file from the source and prepare it (read, select, clean)
+ * with `ctx`.  Files that fail are reported, files with nothing to fit are
+ * written, and the loop goes on; returns 1 with *out set (the file is in the
+ * in-flight list), or 0 when the source is done or the run stops.  `who`:
+ * the worker id for the log, -1 for the reader thread. */
+static int take_and_prepare(shared *sh, rvs_context *ctx, int who, file_rec **out) {
   rvs_desi_run *run = sh->run;
-  if (run->max_files_in_flight > 0 && w->nfiles >= run->max_files_in_flight) return 2;
   char path[4096];
+  *out = NULL;
   for (;;) {
     pthread_mutex_lock(&sh->lock);
-    if (sh->source_done || sh->stop || rvs_signals_stop_requested()) {
+    if (sh->source_done || sh->stop || sh->quit || rvs_signals_stop_requested()) {
       pthread_mutex_unlock(&sh->lock);
       return 0;
     }
@@ -179,7 +190,8 @@ static int stream_next(void *user, rvs_fit_chunk *chunk) {
       return 0;
     }
     size_t index = ++sh->ntaken;
-    rvs_log(RVS_LOG_INFO, "worker %d takes %s", w->id, path);
+    if (who >= 0) rvs_log(RVS_LOG_INFO, "worker %d takes %s", who, path);
+    else rvs_log(RVS_LOG_INFO, "reading ahead: %s", path);
     char tab[4200], mod[4200];
     if (rvs_desi_output_paths(run->o, path, tab, mod, sizeof tab) == RVS_OK) {
       /* a SIGKILLed earlier run may have left temporaries of this file */
@@ -198,7 +210,7 @@ static int stream_next(void *user, rvs_fit_chunk *chunk) {
       r->t_start = now();
       pthread_mutex_lock(&sh->io);
       double t0 = now();
-      rc = rvs_desi_prepare_file(w->ctx, run->cfg, run->o, path, &r->f, &st);
+      rc = rvs_desi_prepare_file(ctx, run->cfg, run->o, path, &r->f, &st);
       sh->io_seconds += now() - t0;
       pthread_mutex_unlock(&sh->io);
     }
@@ -219,11 +231,86 @@ static int stream_next(void *user, rvs_fit_chunk *chunk) {
       finish_rec(sh, r, RVS_OK);
       continue;
     }
-    rvs_desi_file_chunk(r->f, chunk);
-    chunk->user = r;
-    w->nfiles++;
+    *out = r;
     return 1;
   }
+}
+
+/* The reader thread of the read-ahead: keeps up to sh->readahead prepared
+ * files queued, so that reading overlaps the workers' fitting. */
+static void *reader_main(void *arg) {
+  shared *sh = arg;
+  for (;;) {
+    pthread_mutex_lock(&sh->lock);
+    while (sh->q_len >= sh->readahead && !sh->quit) pthread_cond_wait(&sh->space_cv, &sh->lock);
+    int quit = sh->quit;
+    pthread_mutex_unlock(&sh->lock);
+    file_rec *r = NULL;
+    if (quit || !take_and_prepare(sh, sh->run->ctx[0], -1, &r)) break;
+    pthread_mutex_lock(&sh->lock);
+    r->qnext = NULL;
+    if (sh->q_tail) sh->q_tail->qnext = r;
+    else sh->q_head = r;
+    sh->q_tail = r;
+    sh->q_len++;
+    pthread_cond_broadcast(&sh->ready_cv);
+    pthread_mutex_unlock(&sh->lock);
+  }
+  pthread_mutex_lock(&sh->lock);
+  sh->reader_done = 1;
+  pthread_cond_broadcast(&sh->ready_cv);
+  pthread_mutex_unlock(&sh->lock);
+  return NULL;
+}
+
+/* A prepared file from the read-ahead queue.  A worker with fits in flight
+ * does not wait for one (returns 2: "nothing now", its fits go on); an idle
+ * worker waits.  0 when the reader is done and the queue empty. */
+static int take_queued(worker *w, file_rec **out) {
+  shared *sh = w->sh;
+  *out = NULL;
+  pthread_mutex_lock(&sh->lock);
+  for (;;) {
+    if (sh->stop || rvs_signals_stop_requested()) {
+      pthread_mutex_unlock(&sh->lock);
+      return 0;
+    }
+    if (sh->q_head) break;
+    if (sh->reader_done) {
+      pthread_mutex_unlock(&sh->lock);
+      return 0;
+    }
+    if (w->nfiles > 0) {
+      pthread_mutex_unlock(&sh->lock);
+      return 2;
+    }
+    pthread_cond_wait(&sh->ready_cv, &sh->lock);
+  }
+  file_rec *r = sh->q_head;
+  sh->q_head = r->qnext;
+  if (!sh->q_head) sh->q_tail = NULL;
+  r->qnext = NULL;
+  sh->q_len--;
+  pthread_cond_signal(&sh->space_cv);
+  pthread_mutex_unlock(&sh->lock);
+  rvs_log(RVS_LOG_INFO, "worker %d takes %s", w->id, rvs_desi_file_path(r->f));
+  *out = r;
+  return 1;
+}
+
+static int stream_next(void *user, rvs_fit_chunk *chunk) {
+  worker *w = user;
+  shared *sh = w->sh;
+  rvs_desi_run *run = sh->run;
+  if (run->max_files_in_flight > 0 && w->nfiles >= run->max_files_in_flight) return 2;
+  file_rec *r = NULL;
+  int g = sh->readahead > 0 ? take_queued(w, &r) : take_and_prepare(sh, w->ctx, w->id, &r);
+  if (g != 1) return g;
+  rvs_desi_file_set_context(r->f, w->ctx);
+  rvs_desi_file_chunk(r->f, chunk);
+  chunk->user = r;
+  w->nfiles++;
+  return 1;
 }
 
 static void stream_done(void *user, rvs_fit_chunk *chunk, int status) {
@@ -262,6 +349,9 @@ int rvs_desi_run_files(rvs_desi_run *run) {
   sh.t0 = now();
   pthread_mutex_init(&sh.lock, NULL);
   pthread_mutex_init(&sh.io, NULL);
+  pthread_cond_init(&sh.ready_cv, NULL);
+  pthread_cond_init(&sh.space_cv, NULL);
+  sh.readahead = run->readahead > 0 ? run->readahead : 0;
   run->nfail = run->nfiles_done = 0;
   run->nfitted = 0;
   worker *w = calloc((size_t)run->nworkers, sizeof *w);
@@ -278,12 +368,48 @@ int rvs_desi_run_files(rvs_desi_run *run) {
     w[k].ctx = run->ctx[k];
     w[k].id = k;
   }
+  pthread_t reader;
+  int reader_started = 0;
+  if (sh.readahead > 0) {
+    reader_started = pthread_create(&reader, NULL, reader_main, &sh) == 0;
+    if (!reader_started) sh.readahead = 0; /* no thread: the workers read */
+  }
   for (int k = 1; k < run->nworkers; k++)
     started[k] = pthread_create(&th[k], NULL, worker_main, &w[k]) == 0;
   worker_main(&w[0]);
   for (int k = 1; k < run->nworkers; k++) {
     if (started[k]) pthread_join(th[k], NULL);
     else worker_main(&w[k]); /* no thread: run its share here */
+  }
+  if (reader_started) {
+    /* the workers stopped (all done, a stop, a failure): end the reader and
+     * drop what it prepared but nobody fitted (abandoned, as on a stop
+     * before this run took it: no output, no report) */
+    pthread_mutex_lock(&sh.lock);
+    sh.quit = 1;
+    pthread_cond_broadcast(&sh.space_cv);
+    pthread_mutex_unlock(&sh.lock);
+    pthread_join(reader, NULL);
+    for (file_rec *r = sh.q_head, *nx; r; r = nx) {
+      nx = r->qnext;
+      pthread_mutex_lock(&sh.lock);
+      inflight_remove(&sh, r);
+      if (!rvs_signals_stop_requested()) {
+        /* a failure stopped the run (--throw_exceptions, every worker lost its
+         * backend): this file was taken, so it is reported, as not done */
+        char err[1200];
+        snprintf(err, sizeof err, "%s: not fitted: the run stopped after a failure",
+                 rvs_desi_file_path(r->f));
+        rvs_desi_file_stats st;
+        memset(&st, 0, sizeof st);
+        report(&sh, rvs_desi_file_path(r->f), r->index, RVS_ERR_INTERRUPTED, &st,
+               now() - r->t_start, err);
+      }
+      pthread_mutex_unlock(&sh.lock);
+      rvs_desi_file_free(r->f);
+      free(r);
+    }
+    sh.q_head = sh.q_tail = NULL;
   }
   int failed_workers = 0;
   for (int k = 0; k < run->nworkers; k++)
@@ -298,6 +424,8 @@ int rvs_desi_run_files(rvs_desi_run *run) {
   free(started);
   pthread_mutex_destroy(&sh.lock);
   pthread_mutex_destroy(&sh.io);
+  pthread_cond_destroy(&sh.ready_cv);
+  pthread_cond_destroy(&sh.space_cv);
   return sh.source_rc;
 }
 

@@ -21,11 +21,18 @@ typedef struct rvs_desi_run {
   const rvs_desi_options *o;
   rvs_file_source_fn source;    /* called with the run's lock held (never concurrently) */
   void *source_user;
+  /* called (with the run's lock held) once a file taken from the source is
+   * reported, written or failed; may be NULL (--mpi: rank 0 stops counting it
+   * as held by this rank) */
+  void (*file_done)(void *source_user, const char *path);
   FILE *status;                 /* --process_status_file, or NULL */
   int progress;                 /* a line per file on stderr */
   size_t nfiles_total;          /* for the progress line; 0 when unknown (queue) */
   int throw_exc;                /* stop taking files after the first failure */
   int max_files_in_flight;      /* per worker; 0: as many as the pool takes */
+  int readahead;                /* files a reader thread prepares ahead of the
+                                 * workers (0: each worker reads when it needs
+                                 * a file) */
   const char *rank_prefix;      /* "rank N: " for messages with --mpi, or "" */
   /* out */
   int nfail, nfiles_done;

@@ -15,11 +15,14 @@
 
 #include "driver/signals.h"
 
-enum { TAG_REQ = 11, TAG_FILE = 12, TAG_STOP = 13, TAG_HB = 14, TAG_BYE = 15 };
+enum { TAG_REQ = 11, TAG_FILE = 12, TAG_STOP = 13, TAG_HB = 14, TAG_BYE = 15, TAG_DONE = 16 };
 enum { W_ACTIVE = 0, W_STOPPED, W_DONE, W_DEAD };
 #define PATH_CAP 4096
 
 typedef struct lost_file { char *path; int rank; } lost_file;
+/* The files a rank holds (given, not yet reported done): several with a GPU
+ * (many files in flight) or read-ahead. */
+typedef struct held_files { char **path; int n, cap; } held_files;
 
 struct rvs_mpi_queue {
   int rank, size;
@@ -34,7 +37,7 @@ struct rvs_mpi_queue {
   int server_running;
   int *state;
   double *last_seen;
-  char **current;
+  held_files *held;     /* per rank */
   lost_file *lost;
   size_t nlost;
   int total_fail, total_files, ndead;
@@ -127,20 +130,22 @@ static void *server_main(void *arg) {
           q->state[r] = W_DEAD;
           q->ndead++;
           nopen--;
-          if (q->current[r]) {
+          held_files *h = &q->held[r];
+          size_t first_lost = q->nlost;
+          for (int k = 0; k < h->n; k++) {
             lost_file *nl = realloc(q->lost, sizeof(lost_file) * (q->nlost + 1));
-            if (nl) {
-              q->lost = nl;
-              q->lost[q->nlost].path = q->current[r];
-              q->lost[q->nlost].rank = r;
-              q->nlost++;
-              q->current[r] = NULL;
-            }
+            if (!nl) { free(h->path[k]); continue; }
+            q->lost = nl;
+            q->lost[q->nlost].path = h->path[k];
+            q->lost[q->nlost].rank = r;
+            q->nlost++;
           }
-          rvs_log(RVS_LOG_ERROR, "rank %d sent nothing for %.0f s: taken as dead%s%s; the other "
+          h->n = 0;
+          rvs_log(RVS_LOG_ERROR, "rank %d sent nothing for %.0f s: taken as dead%s%s%s; the other "
                   "ranks finish the remaining files", r, timeout,
-                  q->nlost && q->lost[q->nlost - 1].rank == r ? ", its file is lost: " : "",
-                  q->nlost && q->lost[q->nlost - 1].rank == r ? q->lost[q->nlost - 1].path : "");
+                  q->nlost > first_lost ? ", its files are lost: " : "",
+                  q->nlost > first_lost ? q->lost[first_lost].path : "",
+                  q->nlost > first_lost + 1 ? " and more" : "");
         }
       }
       pthread_mutex_unlock(&q->mutex);
@@ -149,7 +154,14 @@ static void *server_main(void *arg) {
     }
     int r = st.MPI_SOURCE;
     int msg[2] = {0, 0};
-    MPI_Recv(msg, 2, MPI_INT, r, st.MPI_TAG, MPI_COMM_WORLD, MPI_STATUS_IGNORE);
+    char done_path[PATH_CAP];
+    done_path[0] = 0;
+    if (st.MPI_TAG == TAG_DONE) {
+      MPI_Recv(done_path, PATH_CAP, MPI_CHAR, r, TAG_DONE, MPI_COMM_WORLD, MPI_STATUS_IGNORE);
+      done_path[PATH_CAP - 1] = 0;
+    } else {
+      MPI_Recv(msg, 2, MPI_INT, r, st.MPI_TAG, MPI_COMM_WORLD, MPI_STATUS_IGNORE);
+    }
     pthread_mutex_lock(&q->mutex);
     if (q->state[r] == W_DEAD) {
       /* late message from a rank taken as dead: its results stand, but it gets no more work */
@@ -159,22 +171,36 @@ static void *server_main(void *arg) {
       continue;
     }
     q->last_seen[r] = now_s();
+    held_files *h = &q->held[r];
     if (st.MPI_TAG == TAG_REQ) {
-      free(q->current[r]);
-      q->current[r] = NULL;
       int got = 0;
       take_file(q, path, sizeof path, &got);
+      char *copy = NULL;
+      if (got && h->n == h->cap) {
+        int nc = h->cap ? 2 * h->cap : 4;
+        char **np = realloc(h->path, sizeof(char *) * (size_t)nc);
+        if (np) { h->path = np; h->cap = nc; }
+      }
+      if (got && h->n < h->cap && (copy = strdup(path))) h->path[h->n++] = copy;
       if (got) {
-        q->current[r] = strdup(path);
+        /* (without memory to remember it, the file is still given: only its
+         * loss with a dead rank would go unreported) */
         rvs_log(RVS_LOG_INFO, "rank %d gets %s", r, path);
         MPI_Send(path, (int)strlen(path) + 1, MPI_CHAR, r, TAG_FILE, MPI_COMM_WORLD);
       } else {
         q->state[r] = W_STOPPED;
         MPI_Send(NULL, 0, MPI_CHAR, r, TAG_STOP, MPI_COMM_WORLD);
       }
+    } else if (st.MPI_TAG == TAG_DONE) {
+      for (int k = 0; k < h->n; k++)
+        if (strcmp(h->path[k], done_path) == 0) {
+          free(h->path[k]);
+          h->path[k] = h->path[--h->n];
+          break;
+        }
     } else if (st.MPI_TAG == TAG_BYE) {
-      free(q->current[r]);
-      q->current[r] = NULL;
+      for (int k = 0; k < h->n; k++) free(h->path[k]);
+      h->n = 0;
       q->state[r] = W_DONE;
       q->total_fail += msg[0];
       q->total_files += msg[1];
@@ -224,16 +250,16 @@ int rvs_mpi_queue_start(rvs_file_source_fn source, void *user, double timeout_s,
     q->user = user;
     q->state = calloc((size_t)q->size, sizeof(int));
     q->last_seen = calloc((size_t)q->size, sizeof(double));
-    q->current = calloc((size_t)q->size, sizeof(char *));
-    if (!q->state || !q->last_seen || !q->current) {
-      free(q->state); free(q->last_seen); free(q->current); free(q);
+    q->held = calloc((size_t)q->size, sizeof(held_files));
+    if (!q->state || !q->last_seen || !q->held) {
+      free(q->state); free(q->last_seen); free(q->held); free(q);
       return rvs_error(RVS_ERR_NOMEM, "no memory");
     }
     double t = now_s();
     for (int r = 0; r < q->size; r++) q->last_seen[r] = t;
     if (q->size > 1) {
       if (pthread_create(&q->server, NULL, server_main, q) != 0) {
-        free(q->state); free(q->last_seen); free(q->current); free(q);
+        free(q->state); free(q->last_seen); free(q->held); free(q);
         return rvs_error(RVS_ERR_IO, "cannot start the MPI server thread");
       }
       q->server_running = 1;
@@ -290,6 +316,13 @@ int rvs_mpi_queue_next(rvs_mpi_queue *q, char *path, size_t cap, int *got) {
   return RVS_OK;
 }
 
+void rvs_mpi_queue_file_done(rvs_mpi_queue *q, const char *path) {
+  if (!q || q->rank == 0 || q->broken) return;
+  size_t n = strlen(path) + 1;
+  if (n > PATH_CAP) return;
+  MPI_Send(path, (int)n, MPI_CHAR, 0, TAG_DONE, MPI_COMM_WORLD);
+}
+
 int rvs_mpi_queue_finish(rvs_mpi_queue *q, int nfail, int nfiles, int *total_fail,
                          int *total_files, int *ndead) {
   *total_fail = nfail;
@@ -342,11 +375,14 @@ void rvs_mpi_queue_free_and_exit_mpi(rvs_mpi_queue *q, int exit_code) {
       pthread_mutex_unlock(&q->hb_mutex);
       pthread_join(q->hb, NULL);
     }
-    if (q->current)
-      for (int r = 0; r < q->size; r++) free(q->current[r]);
+    if (q->held)
+      for (int r = 0; r < q->size; r++) {
+        for (int k = 0; k < q->held[r].n; k++) free(q->held[r].path[k]);
+        free(q->held[r].path);
+      }
     for (size_t i = 0; i < q->nlost; i++) free(q->lost[i].path);
     free(q->lost);
-    free(q->current);
+    free(q->held);
     free(q->state);
     free(q->last_seen);
     pthread_mutex_destroy(&q->mutex);

@@ -7,7 +7,7 @@
  * not take a core from rank 0's own fitting).  Its main thread takes files
  * from the same source under a mutex.  Every other rank asks for one file at a
  * time and sends a heartbeat from a second thread while it fits.  A rank that
- * sends nothing for `timeout_s` is declared dead: its current file is reported
+ * sends nothing for `timeout_s` is declared dead: the files it holds are reported
  * as lost (rvs_mpi_queue_lost) and the remaining files go to the other ranks.
  * MPI cannot finalize with a dead peer, so the run then ends with MPI_Abort
  * (see docs/OPERATIONS.md for the mpirun flags that keep the survivors alive).
@@ -37,6 +37,12 @@ int rvs_mpi_queue_start(rvs_file_source_fn source, void *user, double timeout_s,
 
 /* Next file for this rank (*got = 0: no more work, or stop requested). */
 int rvs_mpi_queue_next(rvs_mpi_queue *q, char *path, size_t cap, int *got);
+
+/* This rank has reported `path` (written or failed): rank 0 no longer counts
+ * it as held.  A rank holds every file it was given until then (several when
+ * it reads ahead or fits many files at once); a rank taken as dead loses all
+ * the files it holds. */
+void rvs_mpi_queue_file_done(rvs_mpi_queue *q, const char *path);
 
 /* End of this rank's work: nfail/nfiles are its own counts.  Rank 0 waits for
  * every other rank to finish or be declared dead and gets the totals. */
