@@ -9,11 +9,13 @@
 
 static const char *const NAMES[4] = {"teff", "logg", "feh", "alpha"};
 
+#define MAXSLOT 1024
+
 typedef struct mock {
   rvs_backend base;
   int nslots;
-  double v0[64];   /* per-slot true velocity */
-  int used[64];
+  double v0[MAXSLOT];   /* per-slot true velocity */
+  int used[MAXSLOT];
   long max_batch;
   long nevals;
 } mock;
@@ -27,7 +29,7 @@ static double m2lnl(double v0, double vel, const double *p) {
 static int m_add(rvs_backend *b, const rvs_spectrum *s, int *slot) {
   mock *m = b->impl;
   if (s->narms == 0) return rvs_error(RVS_ERR_ARG, "mock: empty spectrum");
-  for (int i = 0; i < 64; i++)
+  for (int i = 0; i < MAXSLOT; i++)
     if (!m->used[i]) {
       m->used[i] = 1;
       m->v0[i] = s->arms[0].flux[0]; /* the mock stores its velocity in flux[0] */
@@ -124,7 +126,57 @@ static void pool_size_does_not_change_answers(void **state) {
   }
 }
 
+/* A pool of 700 fits steps them in parallel (the scatter step's OpenMP loop
+ * runs from 512 fits in flight): every answer is bitwise the one of a pool
+ * of 1 (serial), and a fit that fails at add_slot stays failed. */
+#define NBIG 700
+static void parallel_stepping_same_answers(void **state) {
+  (void)state;
+  rvs_fit_config cfg;
+  rvs_fit_config_default(&cfg, 4, NAMES);
+  static rvs_fit_job jobs[2][NBIG];
+  static rvs_spectrum specs[NBIG];
+  static double flux0[NBIG];
+  static mock m[2];
+  for (int j = 0; j < NBIG; j++) {
+    flux0[j] = -300 + 0.9 * j;
+    specs[j].narms = j == 123 ? 0 : 1; /* job 123 fails at add_slot */
+    specs[j].arms[0].flux = &flux0[j];
+    specs[j].arms[0].n = 1;
+  }
+  const int pools[2] = {1, NBIG};
+  for (int r = 0; r < 2; r++) {
+    for (int j = 0; j < NBIG; j++) {
+      memset(&jobs[r][j], 0, sizeof jobs[r][j]);
+      jobs[r][j].spec = &specs[j];
+      const double p0[4] = {5000 + 1.5 * j, 4.0, -0.5, 0.1};
+      memcpy(jobs[r][j].params0, p0, sizeof p0);
+      jobs[r][j].vsini0 = -1;
+    }
+    make_mock(&m[r]);
+    assert_int_equal(rvs_fit_jobs(&m[r].base, &cfg, jobs[r], NBIG, pools[r], NULL, NULL, NULL),
+                     RVS_OK);
+  }
+  assert_true(m[1].max_batch >= 512); /* really stepped 512+ fits per round */
+  assert_int_equal(m[0].nevals, m[1].nevals);
+  for (int j = 0; j < NBIG; j++) {
+    if (j == 123) {
+      assert_int_equal(jobs[1][j].status, RVS_ERR_ARG);
+      continue;
+    }
+    assert_int_equal(jobs[1][j].status, RVS_OK);
+    assert_true(jobs[0][j].result.vel == jobs[1][j].result.vel);
+    assert_true(jobs[0][j].result.vel_err == jobs[1][j].result.vel_err);
+    for (int k = 0; k < 4; k++) {
+      assert_true(jobs[0][j].result.param[k] == jobs[1][j].result.param[k]);
+      assert_true(jobs[0][j].result.param_err[k] == jobs[1][j].result.param_err[k]);
+    }
+    assert_close_abs(jobs[1][j].result.vel, flux0[j], 1e-3);
+  }
+}
+
 static const struct CMUnitTest tests[] = {
     cmocka_unit_test(pool_size_does_not_change_answers),
+    cmocka_unit_test(parallel_stepping_same_answers),
 };
 RVS_TEST_MAIN(tests)
