@@ -5,6 +5,7 @@
  * and -2 ln L checked against a brute-force long-double least-squares solve. */
 #include "rvs_test.h"
 
+#include "backend/backend.h"
 #include "core/basis.h"
 #include "rvs/rvspecfit.h"
 #include "templates/ccf_bank.h"
@@ -12,6 +13,9 @@
 
 #include <stdlib.h>
 #include <sys/stat.h>
+#ifdef _OPENMP
+#include <omp.h>
+#endif
 
 #define DIR RVS_TEST_SCRATCH "/cpu_backend"
 #define NT 24000
@@ -247,10 +251,82 @@ static void missing_setup_names_the_file(void **state) {
   rvs_context_free(ctx);
 }
 
+/* A velocity grid of 300 requests (one template) among 60 distinct ones:
+ * with 2 threads the backend cuts the long run into pieces that rebuild the
+ * template (load balance); every -2 ln L is bitwise the 1-thread value. */
+static void split_runs_same_bits(void **state) {
+  (void)state;
+  write_library();
+  rvs_template_lib lib;
+  assert_int_equal(rvs_template_lib_open(&lib, DIR "/"), RVS_OK);
+  rvs_interp *ip;
+  assert_int_equal(rvs_template_lib_interp(&lib, "test_b", &ip), RVS_OK);
+  rvs_backend_options bo;
+  rvs_backend_options_default(&bo);
+  bo.npoly = 5;
+  rvs_backend *be = NULL;
+  assert_int_equal(rvs_backend_cpu_create(&lib, &bo, &be), RVS_OK);
+  static double lam[NOBS], flux[NOBS], sigma[NOBS];
+  observed(lam, flux, sigma);
+  rvs_spectrum sp;
+  memset(&sp, 0, sizeof sp);
+  sp.narms = 1;
+  sp.arms[0] = (rvs_arm){"test_b", NOBS, lam, flux, sigma, NULL, 0, NULL};
+  int slot;
+  assert_int_equal(be->add_slot(be, &sp, &slot), RVS_OK);
+  enum { NG = 300, ND = 60, N = NG + ND };
+  static rvs_eval_request req[N];
+  static rvs_eval_result r1[N], r2[N];
+  memset(req, 0, sizeof req);
+  for (int i = 0; i < N; i++) {
+    req[i].slot = slot;
+    req[i].kind = RVS_EVAL_CHISQ;
+    req[i].vsini = i % 3 == 0 ? 20.0 : -1.0;
+    req[i].params[0] = 5400;
+    req[i].params[1] = 3.6;
+    req[i].params[2] = -0.5;
+    req[i].params[3] = 0.1;
+    if (i < ND / 2 || i >= ND / 2 + NG) { /* distinct templates around the grid */
+      req[i].params[0] = 5100 + 13.0 * i;
+      req[i].params[2] = -0.9 + 0.01 * i;
+      req[i].vel = 10.0 + 0.5 * i;
+    } else { /* the grid: one template, velocities -150..150 */
+      req[i].vsini = -1.0;
+      req[i].vel = -150.0 + (i - ND / 2);
+    }
+  }
+  int nth0 = 1;
+#ifdef _OPENMP
+  nth0 = omp_get_max_threads();
+  omp_set_num_threads(1);
+#endif
+  assert_int_equal(be->evaluate(be, req, N, r1), RVS_OK);
+#ifdef _OPENMP
+  omp_set_num_threads(2);
+#endif
+  assert_int_equal(be->evaluate(be, req, N, r2), RVS_OK);
+#ifdef _OPENMP
+  omp_set_num_threads(nth0);
+#endif
+  int finite = 0;
+  for (int i = 0; i < N; i++) {
+    assert_int_equal(r1[i].status, r2[i].status);
+    assert_memory_equal(&r1[i].m2lnl, &r2[i].m2lnl, sizeof(double));
+    finite += isfinite(r1[i].m2lnl) != 0;
+  }
+  assert_int_equal(finite, N);
+  /* the grid's values vary with velocity (not one value copied around) */
+  assert_true(r1[ND / 2].m2lnl != r1[ND / 2 + NG / 2].m2lnl);
+  be->remove_slot(be, slot);
+  be->destroy(be);
+  rvs_template_lib_close(&lib);
+}
+
 static const struct CMUnitTest tests[] = {
     cmocka_unit_test(chisq_matches_brute_force),
     cmocka_unit_test(chisq_is_smallest_at_truth),
     cmocka_unit_test(fit_recovers_truth_from_ccf_start),
     cmocka_unit_test(missing_setup_names_the_file),
+    cmocka_unit_test(split_runs_same_bits),
 };
 RVS_TEST_MAIN(tests)

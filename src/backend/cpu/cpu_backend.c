@@ -355,7 +355,22 @@ static void eval_one(cpu_backend *cb, const cpu_slot *s, arm_tpl *T, const rvs_e
 static int cpu_evaluate(rvs_backend *b, const rvs_eval_request *req, size_t n, rvs_eval_result *res) {
   cpu_backend *cb = b->impl;
   if (n == 0) return RVS_OK;
-  /* run boundaries */
+  int nth = 1;
+#ifdef _OPENMP
+  nth = omp_get_max_threads();
+#endif
+  /* Runs: consecutive requests with one template (a velocity grid), each
+   * evaluated by one thread that builds the template once.  With several
+   * threads a long run is cut into pieces of at most `maxrun` requests (each
+   * piece builds the same template again, bit for bit), so that one fit's
+   * velocity grid of hundreds of requests does not hold the round while the
+   * other threads wait: a template costs about one evaluation, so pieces of
+   * >= 16 add at most ~6%. */
+  size_t maxrun = n;
+  if (nth > 1) {
+    maxrun = n / (4 * (size_t)nth);
+    if (maxrun < 16) maxrun = 16;
+  }
   size_t *start = malloc(sizeof(size_t) * (n + 1));
   if (!start) return rvs_error(RVS_ERR_NOMEM, "CPU backend: no memory");
   size_t nruns = 0;
@@ -364,7 +379,8 @@ static int cpu_evaluate(rvs_backend *b, const rvs_eval_request *req, size_t n, r
       free(start);
       return rvs_error(RVS_ERR_ARG, "CPU backend: request for unknown slot %d", req[i].slot);
     }
-    if (i == 0 || !same_run(&req[i - 1], &req[i], RVS_MAXPAR)) start[nruns++] = i;
+    if (i == 0 || !same_run(&req[i - 1], &req[i], RVS_MAXPAR) || i - start[nruns - 1] >= maxrun)
+      start[nruns++] = i;
   }
   start[nruns] = n;
   /* scratch sizes */
@@ -381,10 +397,6 @@ static int cpu_evaluate(rvs_backend *b, const rvs_eval_request *req, size_t n, r
   size_t wsize = rvs_marg_chisq_work_size(maxn, P);
   size_t wsize2 = rvs_marg_chisq_continuum_work_size(maxn, P);
   if (wsize2 > wsize) wsize = wsize2;
-  int nth = 1;
-#ifdef _OPENMP
-  nth = omp_get_max_threads();
-#endif
   if (nth > cb->nws) {
     thread_ws *nw = realloc(cb->ws, sizeof *nw * (size_t)nth);
     if (!nw) {
