@@ -230,6 +230,9 @@ __global__ void interp_kernel(const dtpl *__restrict__ tpls, const dsetup *__res
     s = ww[0] * V[(size_t)vv[0] * S.nt + j];
     for (int k = 1; k < T.nw; k++) s += ww[k] * V[(size_t)vv[k] * S.nt + j];
   }
+  // below RVS_EXP_LO (flux < 3e-308) dev_exp1 falls back to CUDA's exp,
+  // which need not round as glibc's: such a template goes to the CPU (bit 2)
+  if (S.log_spec && s < RVS_EXP_LO && isfinite(s)) atomicOr(&tflag[blockIdx.y], 2);
   if (S.log_spec) s = dev_exp1(s);
   double *out = tbuf + T.buf + (T.K > 0 ? 0 : S.nt); // raw when broadened next, else y
   out[j] = s;
@@ -405,6 +408,10 @@ __global__ void finish_kernel(const dreq *__restrict__ reqs, const dreqarm *__re
     const dreqarm A = ra[(size_t)r * RVS_MAXARMS + a];
     if (A.item < 0) continue;               // NaN template: penalty only
     const int bad = tflag[A.tpl];
+    if (bad & 2) {                          // exp below glibc's range: CPU
+      flag = 1;
+      break;
+    }
     if (bad && A.outside > 0) continue;     // upstream: outside = NaN
     if (bad) {
       flag = 1;
@@ -934,7 +941,7 @@ static void finish_requests(cuda_backend *cb, const rvs_eval_request *req, const
     int flag = 0;
     for (int a = 0; a < s->narms; a++) {
       const dreqarm *RA = &h_ra[(size_t)i * RVS_MAXARMS + a];
-      if (RA->item < 0 || (h_tflag[RA->tpl] && RA->outside > 0)) {
+      if (RA->item < 0 || ((h_tflag[RA->tpl] & 1) && RA->outside > 0)) {
         total += 1000 * badchi;
         continue;
       }
