@@ -383,6 +383,28 @@ static int cpu_evaluate(rvs_backend *b, const rvs_eval_request *req, size_t n, r
       start[nruns++] = i;
   }
   start[nruns] = n;
+  /* longest runs first (then in request order), so that the last runs a
+   * thread picks up are short ones: a counting sort by length */
+  size_t *order = malloc(sizeof(size_t) * (nruns ? nruns : 1));
+  size_t *count = nth > 1 ? calloc(maxrun + 2, sizeof(size_t)) : NULL;
+  if (!order || (nth > 1 && !count)) {
+    free(order);
+    free(count);
+    free(start);
+    return rvs_error(RVS_ERR_NOMEM, "CPU backend: no memory");
+  }
+  if (nth > 1) {
+    for (size_t k = 0; k < nruns; k++) count[maxrun - (start[k + 1] - start[k])]++;
+    for (size_t L = 0, acc = 0; L <= maxrun; L++) {
+      size_t c = count[L];
+      count[L] = acc;
+      acc += c;
+    }
+    for (size_t k = 0; k < nruns; k++) order[count[maxrun - (start[k + 1] - start[k])]++] = k;
+  } else {
+    for (size_t k = 0; k < nruns; k++) order[k] = k;
+  }
+  free(count);
   /* scratch sizes */
   size_t maxn = 1, maxt = 1;
   for (int s = 0; s < cb->nslots; s++) {
@@ -401,6 +423,7 @@ static int cpu_evaluate(rvs_backend *b, const rvs_eval_request *req, size_t n, r
     thread_ws *nw = realloc(cb->ws, sizeof *nw * (size_t)nth);
     if (!nw) {
       free(start);
+      free(order);
       return rvs_error(RVS_ERR_NOMEM, "CPU backend: no memory for thread workspaces");
     }
     memset(nw + cb->nws, 0, sizeof *nw * (size_t)(nth - cb->nws));
@@ -418,8 +441,9 @@ static int cpu_evaluate(rvs_backend *b, const rvs_eval_request *req, size_t n, r
     int ok = ws_reserve(w, maxn, maxt, wsize, P) == RVS_OK;
     if (!ok) failed = 1;
 #pragma omp for schedule(dynamic, 1)
-    for (size_t k = 0; k < nruns; k++) {
+    for (size_t kk = 0; kk < nruns; kk++) {
       if (!ok) continue;
+      const size_t k = order[kk];
       const rvs_eval_request *r0 = &req[start[k]];
       const cpu_slot *s = &cb->slots[r0->slot];
       arm_tpl T[RVS_MAXARMS];
@@ -443,6 +467,7 @@ static int cpu_evaluate(rvs_backend *b, const rvs_eval_request *req, size_t n, r
     }
   }
   free(start);
+  free(order);
   if (failed) return rvs_error(RVS_ERR_NOMEM, "CPU backend: no memory for scratch buffers");
   return RVS_OK;
 }
