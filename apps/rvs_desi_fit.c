@@ -69,8 +69,10 @@ static void usage(FILE *f) {
 "                              shared out dynamically; with --mpi one GPU per rank:\n"
 "                              device = list[node-local rank %% n].  No usable GPU: one\n"
 "                              message, then the CPU\n"
-"  --gpu_devices LIST          the GPU list, e.g. 0,1,2,3 (default: all visible GPUs; a\n"
-"                              device may be listed twice: two workers share it)\n"
+"  --gpu_devices LIST          the GPU list, e.g. 0,1,2,3 (default: all visible GPUs)\n"
+"  --gpu_workers N             worker threads per listed GPU (default 2: one plans and\n"
+"                              steps its fits while the other's run on the device; they\n"
+"                              share the default --gpu_batch_size); 1: one per GPU\n"
 "  --workers N                 CPU: N workers (each with --nthreads/N threads) take files\n"
 "                              from the shared list as they finish (default 1)\n"
 "  --gpu_batch_size N          spectra in flight per GPU (default: the backend's, 8192\n"
@@ -142,7 +144,7 @@ enum {
   O_NOCCFCONT, O_TARGETID, O_TARGETID_FROM, O_MINSN, O_MINEXPID, O_MAXEXPID, O_OUTDIR,
   O_NOSUBDIRS, O_TABPREFIX, O_MODPREFIX, O_SKIPEXISTING, O_OVERWRITE, O_STATUSFILE,
   O_NTHREADS, O_LOG, O_LOGLEVEL, O_THROW, O_VERSION, O_QUEUE, O_MPI, O_MPI_TIMEOUT, O_USE_GPU,
-  O_GPU_DEVICES, O_GPU_BATCH, O_WORKERS, O_READAHEAD
+  O_GPU_DEVICES, O_GPU_BATCH, O_WORKERS, O_READAHEAD, O_GPU_WORKERS
 };
 
 /* File sources: a list, or the shared queue file. */
@@ -222,6 +224,7 @@ int main(int argc, char **argv) {
       {"gpu_batch_size", required_argument, 0, O_GPU_BATCH},
       {"workers", required_argument, 0, O_WORKERS},
       {"readahead", required_argument, 0, O_READAHEAD},
+      {"gpu_workers", required_argument, 0, O_GPU_WORKERS},
       {"help", no_argument, 0, 'h'},
       {0, 0, 0, 0}};
   rvs_desi_options o;
@@ -230,6 +233,7 @@ int main(int argc, char **argv) {
   const char *input_from = NULL, *queue_path = NULL, *gpu_devices = NULL;
   int use_queue = 0, use_mpi = 0, use_gpu = 0, gpu_batch_size = 0, cpu_workers = 1;
   int readahead = -1; /* -1: the default */
+  int gpu_workers = 2;  /* per GPU */
   double mpi_timeout = 300;
   char **files = NULL;
   size_t nfiles = 0;
@@ -264,6 +268,16 @@ int main(int argc, char **argv) {
         goto early_exit;
       }
       cpu_workers = (int)v;
+      break;
+    }
+    case O_GPU_WORKERS: {
+      char *end;
+      long v = strtol(optarg, &end, 10);
+      if (*end || v < 1 || v > 8) {
+        fprintf(stderr, "rvs_desi_fit: --gpu_workers needs a number from 1 to 8\n");
+        goto early_exit;
+      }
+      gpu_workers = (int)v;
       break;
     }
     case O_READAHEAD: {
@@ -455,7 +469,9 @@ int main(int argc, char **argv) {
   int gpu_device = -1;
   if (use_gpu && !use_mpi) {
     /* one worker per listed (or visible) GPU, files shared out dynamically */
-    if (rvs_gpu_list_devices(gpu_devices, gpu_worker_device, 64, &ngpu_workers)) {
+    int listed[64], nlisted = 0;
+    if (rvs_gpu_list_devices(gpu_devices, listed, 64, &nlisted) ||
+        rvs_gpu_workers(listed, nlisted, gpu_workers, gpu_worker_device, 64, &ngpu_workers)) {
       if (gpu_devices) {
         fprintf(stderr, "rvs_desi_fit: %s\n", rvs_last_error());
         exit_code = 2;
@@ -481,8 +497,8 @@ int main(int argc, char **argv) {
       device = -1;
     }
     gpu_device = device;
-    gpu_worker_device[0] = device;
-    ngpu_workers = 1;
+    ngpu_workers = use_gpu ? gpu_workers : 1;
+    for (int k = 0; k < ngpu_workers; k++) gpu_worker_device[k] = device;
     rvs_log(RVS_LOG_INFO, "rank %d (node-local %d): GPU device %d", rank, local_rank, device);
   }
   /* the command line, for the RVS_CMD header key */
@@ -508,7 +524,8 @@ int main(int argc, char **argv) {
   ropt.nthreads = nthreads;
   ropt.use_gpu = use_gpu;       /* the CUDA backend, or the CPU with one warning */
   ropt.gpu_device = gpu_device < 0 ? 0 : gpu_device;
-  if (use_gpu && gpu_batch_size > 0) ropt.pool = gpu_batch_size;
+  /* a device's workers share the default pool (the device memory of one) */
+  if (use_gpu) ropt.pool = rvs_gpu_worker_pool(gpu_batch_size, 8192, gpu_workers);
   nctx = use_gpu ? ngpu_workers : cpu_workers;
   if (!use_gpu && cpu_workers > 1) {
     /* the threads are shared out between the workers */
@@ -523,6 +540,21 @@ int main(int argc, char **argv) {
       fprintf(stderr, "rvs_desi_fit: %s\n", rvs_last_error());
       exit_code = 2;
       goto finish;
+    }
+    if (k == 0 && use_gpu && strcmp(rvs_context_backend_name(ctxs[0]), "cuda") != 0) {
+      /* no CUDA backend after all (a build without CUDA, an unusable device;
+       * said once in the log): one CPU worker with every thread */
+      rvs_context_free(ctxs[0]);
+      ctxs[0] = NULL;
+      use_gpu = 0;
+      ropt.use_gpu = 0;
+      ropt.pool = 0;
+      nctx = 1;
+      if (rvs_context_create(&cfg, &ropt, &ctxs[0])) {
+        fprintf(stderr, "rvs_desi_fit: %s\n", rvs_last_error());
+        exit_code = 2;
+        goto finish;
+      }
     }
     /* load the arms' templates before the workers start; a failure here is
      * reported again for every file (as a per-file failure) */

@@ -220,6 +220,26 @@ static void gpu_device_per_local_rank(void **state) {
   assert_int_equal(rvs_local_rank_from_env(), 0);
 }
 
+/* --gpu_workers: each device of the list gets N workers, side by side; the
+ * default pool of fits in flight is shared by a device's workers. */
+static void gpu_workers_per_device(void **state) {
+  (void)state;
+  int ids[3] = {0, 3, 1}, out[8], n = -1;
+  assert_int_equal(rvs_gpu_workers(ids, 3, 2, out, 8, &n), RVS_OK);
+  assert_int_equal(n, 6);
+  const int want[6] = {0, 0, 3, 3, 1, 1};
+  for (int i = 0; i < 6; i++) assert_int_equal(out[i], want[i]);
+  assert_int_equal(rvs_gpu_workers(ids, 3, 1, out, 8, &n), RVS_OK);
+  assert_int_equal(n, 3);
+  assert_int_equal(out[1], 3);
+  assert_int_equal(rvs_gpu_workers(ids, 3, 3, out, 8, &n), RVS_ERR_ARG); /* 9 > 8 */
+  assert_int_equal(rvs_gpu_workers(ids, 3, 0, out, 8, &n), RVS_ERR_ARG);
+  assert_int_equal(rvs_gpu_worker_pool(0, 8192, 2), 4096);
+  assert_int_equal(rvs_gpu_worker_pool(0, 8192, 1), 8192);
+  assert_int_equal(rvs_gpu_worker_pool(1536, 8192, 2), 1536); /* --gpu_batch_size wins */
+  assert_int_equal(rvs_gpu_worker_pool(0, 600, 4), 512);
+}
+
 static const struct CMUnitTest tests[] = {
     cmocka_unit_test(pops_in_order_skipping_blanks),
     cmocka_unit_test(two_processes_take_each_line_once),
@@ -227,6 +247,7 @@ static const struct CMUnitTest tests[] = {
     cmocka_unit_test(errors_leave_the_queue_intact),
     cmocka_unit_test(stale_temporaries_removed),
     cmocka_unit_test(gpu_device_per_local_rank),
+    cmocka_unit_test(gpu_workers_per_device),
 };
 
 RVS_TEST_MAIN(tests)

@@ -303,6 +303,9 @@ static void mpi_option_checks(void **state) {
   assert_int_equal(sh("grep -q 'gpu_devices' " W "/opt.err"), 0);
   rc = sh(PROG " --config " W "/lib/config.yaml --queue_file " REAL " 2> " W "/opt.err");
   assert_int_equal(exit_status(rc), 2);
+  rc = sh(PROG " --config " W "/lib/config.yaml --use_gpu --gpu_workers 0 " REAL " 2> " W "/opt.err");
+  assert_int_equal(exit_status(rc), 2);
+  assert_int_equal(sh("grep -q 'gpu_workers' " W "/opt.err"), 0);
 }
 
 
@@ -385,6 +388,26 @@ static void sigterm_abandons_current_file(void **state) {
   assert_int_equal(complete_or_absent(W "/out_term"), 1);
   assert_int_not_equal(sh("ls " W "/out_term | grep -q 'coadd-1\\|tmp'"), 0);
   assert_int_equal(count_lines(W "/term_status.txt"), 1);
+}
+
+/* --use_gpu --gpu_devices 0 (two workers on device 0 by default): without a
+ * usable GPU (CI) one message, then one CPU worker with the serial run's
+ * outputs; on a GPU machine the CUDA backend gives the same numbers (it is
+ * bit-identical to the CPU backend, docs/GPU.md). */
+static void use_gpu_two_workers_or_cpu(void **state) {
+  (void)state;
+  char p0[1024];
+  input_name(0, p0, sizeof p0);
+  sh("rm -rf " W "/out_g");
+  char cmd[4096];
+  snprintf(cmd, sizeof cmd, PROG " " SERIAL_ARGS "--use_gpu --gpu_devices 0 --log_level INFO "
+           "--output_dir " W "/out_g %s 2> " W "/g.err", p0);
+  assert_int_equal(exit_status(sh(cmd)), 0);
+  assert_same_as_reference(W "/out_g", 0, 0);
+  if (count_matching(W "/g.err", "running on the CPU") == 1) /* no usable GPU */
+    assert_int_equal(count_matching(W "/g.err", "time split (1 worker"), 1);
+  else
+    assert_int_equal(count_matching(W "/g.err", "time split (2 worker"), 1);
 }
 
 /* --throw_exceptions with --readahead 2: the corrupt third file stops the
@@ -496,6 +519,7 @@ static const struct CMUnitTest tests[] = {
     cmocka_unit_test(sigterm_abandons_current_file),
     cmocka_unit_test(two_workers_share_the_files),
     cmocka_unit_test(throw_exceptions_reports_read_ahead),
+    cmocka_unit_test(use_gpu_two_workers_or_cpu),
     cmocka_unit_test(queue_file_two_processes),
     cmocka_unit_test(mpi_dead_rank),
 };

@@ -74,3 +74,19 @@ int rvs_gpu_list_devices(const char *devices, int *ids, int cap, int *nout) {
   *nout = n;
   return RVS_OK;
 }
+
+int rvs_gpu_workers(const int *ids, int n, int per, int *out, int cap, int *nout) {
+  *nout = 0;
+  if (per < 1) return rvs_error(RVS_ERR_ARG, "--gpu_workers must be at least 1");
+  if ((long)n * per > cap)
+    return rvs_error(RVS_ERR_ARG, "%d GPU(s) x %d workers: more than %d workers", n, per, cap);
+  for (int i = 0; i < n; i++)
+    for (int k = 0; k < per; k++) out[(*nout)++] = ids[i];
+  return RVS_OK;
+}
+
+int rvs_gpu_worker_pool(int requested, int total, int per) {
+  if (requested > 0) return requested;
+  int p = per > 1 ? total / per : total;
+  return p < 512 ? 512 : p;
+}
