@@ -109,6 +109,11 @@ void rvs_context_free(rvs_context *ctx) {
             cs.templates, cs.sub_batches,
             cs.oom_retries, cs.cpu_seconds, cs.host_seconds, cs.device_seconds, cs.phase_ms[0], cs.phase_ms[1],
             cs.phase_ms[2], cs.phase_ms[3], cs.phase_ms[4], cs.phase_ms[5]);
+    rvs_log(RVS_LOG_INFO,
+            "CUDA backend host steps (s): de-duplication %.2f, location %.2f, request checks "
+            "%.2f, staging %.2f, item sort %.2f, -2 ln L sums %.2f",
+            cs.host_step_s[0], cs.host_step_s[1], cs.host_step_s[2], cs.host_step_s[3],
+            cs.host_step_s[4], cs.host_step_s[5]);
   }
   if (ctx->ccf_gpu) {
     rvs_ccf_gpu_stats gs;

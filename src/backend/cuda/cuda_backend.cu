@@ -1000,6 +1000,8 @@ static int gpu_pass(cuda_backend *cb, const rvs_eval_request *req, const int *gi
     }
   }
   *consumed = nr;
+  double t_step = wall_seconds();
+  cb->stats.host_step_s[0] += t_step - t_start;
   const size_t ntpl = cb->map.n;
   int maxw = 1;
   for (int s = 0; s < cb->nsetups; s++) maxw = cb->setups[s].maxw > maxw ? cb->setups[s].maxw : maxw;
@@ -1032,6 +1034,11 @@ static int gpu_pass(cuda_backend *cb, const rvs_eval_request *req, const int *gi
       size_t len = rvs_vsini_kernel_len(k->vsini, S->lnstep);
       ti->K = len == 0 ? -1 : (int)((len - 1) / 2);
     }
+  }
+  {
+    const double t = wall_seconds();
+    cb->stats.host_step_s[1] += t - t_step;
+    t_step = t;
   }
   // 3. requests: NaN arms, host-side failures (-> CPU), items
   size_t nitems = 0;
@@ -1071,6 +1078,11 @@ static int gpu_pass(cuda_backend *cb, const rvs_eval_request *req, const int *gi
         nvs++;
       }
     }
+  }
+  {
+    const double t = wall_seconds();
+    cb->stats.host_step_s[2] += t - t_step;
+    t_step = t;
   }
   // 4. staging layout
   size_t o_tpl = 0;
@@ -1148,6 +1160,11 @@ static int gpu_pass(cuda_backend *cb, const rvs_eval_request *req, const int *gi
       }
     }
   }
+  {
+    const double t = wall_seconds();
+    cb->stats.host_step_s[3] += t - t_step;
+    t_step = t;
+  }
   // items sorted by slot-arm (warps of one block share the spectrum's data)
   int hmax = 0, maxnt = 4;
   {
@@ -1215,6 +1232,7 @@ static int gpu_pass(cuda_backend *cb, const rvs_eval_request *req, const int *gi
                         align256(sizeof(double) * nitems * (size_t)(P + 1)));
   cudaStream_t st = cb->stream;
   const double t_dev = wall_seconds();
+  cb->stats.host_step_s[4] += t_dev - t_step;
   rc = RVS_OK;
 #define PHASE(k) \
   if (cb->profile && (e = cudaEventRecord(cb->ev[k], st)) != cudaSuccess) { rc = cuda_fail(e, "event", __FILE__, __LINE__); break; }
@@ -1293,7 +1311,9 @@ static int gpu_pass(cuda_backend *cb, const rvs_eval_request *req, const int *gi
     return rc;
   }
   // 6. results: -2 ln L as the CPU backend's eval_one sums it
+  const double t_fin = wall_seconds();
   finish_requests(cb, req, gidx, nr, ok, h_req, h_ra, h_tflag, h_item, res);
+  cb->stats.host_step_s[5] += wall_seconds() - t_fin;
   for (size_t i = 0; i < nr; i++) {
     int ri = gidx[i];
     if (!ok[i] || cb->h_flag[i]) {

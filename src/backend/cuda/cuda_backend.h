@@ -47,6 +47,11 @@ typedef struct rvs_cuda_stats {
    * phase (upload, interpolation, vsini, spline, likelihood, finish+download),
    * from CUDA events. */
   double phase_ms[6];
+  /* Host planning by step (seconds, always measured): template de-duplication,
+   * location in the interpolator, request checks and template numbering,
+   * staging (metadata and vsini taps), item sorting, and after the device the
+   * -2 ln L sums (finish_requests). */
+  double host_step_s[6];
 } rvs_cuda_stats;
 
 void rvs_backend_cuda_stats(const struct rvs_backend *b, rvs_cuda_stats *st);
