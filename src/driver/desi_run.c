@@ -33,7 +33,9 @@ typedef struct shared {
   size_t ntaken;
   file_rec *inflight;
   double t0;
-  double io_seconds;     /* under the io lock */
+  double io_seconds;     /* under the io lock: on the workers (their writes, and
+                          * their reads without read-ahead) */
+  double ahead_seconds;  /* under the io lock: the reader thread's reads */
   /* read-ahead (run->readahead > 0): a reader thread prepares files into a
    * queue of at most `readahead` files; workers take them from it */
   int readahead;
@@ -46,6 +48,7 @@ typedef struct worker {
   shared *sh;
   rvs_context *ctx;
   int nfiles;            /* this worker's files in flight */
+  double wait_seconds;   /* idle, waiting for the reader thread */
   int rc;
   int id;
 } worker;
@@ -211,7 +214,8 @@ static int take_and_prepare(shared *sh, rvs_context *ctx, int who, file_rec **ou
       pthread_mutex_lock(&sh->io);
       double t0 = now();
       rc = rvs_desi_prepare_file(ctx, run->cfg, run->o, path, &r->f, &st);
-      sh->io_seconds += now() - t0;
+      if (who < 0) sh->ahead_seconds += now() - t0;
+      else sh->io_seconds += now() - t0;
       pthread_mutex_unlock(&sh->io);
     }
     if (rc || !r->f) {
@@ -284,7 +288,9 @@ static int take_queued(worker *w, file_rec **out) {
       pthread_mutex_unlock(&sh->lock);
       return 2;
     }
+    const double tw = now();
     pthread_cond_wait(&sh->ready_cv, &sh->lock);
+    w->wait_seconds += now() - tw;
   }
   file_rec *r = sh->q_head;
   sh->q_head = r->qnext;
@@ -418,6 +424,9 @@ int rvs_desi_run_files(rvs_desi_run *run) {
   run->interrupted = rvs_signals_stop_requested() != 0;
   run->seconds = now() - sh.t0;
   run->io_seconds = sh.io_seconds;
+  run->ahead_seconds = sh.ahead_seconds;
+  run->wait_seconds = 0;
+  for (int k = 0; k < run->nworkers; k++) run->wait_seconds += w[k].wait_seconds;
   rvs_signals_end_file();
   free(w);
   free(th);
@@ -451,14 +460,18 @@ void rvs_desi_run_report_timing(const rvs_desi_run *run, FILE *out) {
     sum.fits += t.fits;
   }
   /* the workers' seconds add up; shares are of their sum */
-  double host = sum.total_seconds - sum.eval_seconds - sum.start_seconds - run->io_seconds;
+  /* the reader thread's reads are not in the workers' seconds (they overlap) */
+  double host = sum.total_seconds - sum.eval_seconds - sum.start_seconds - run->io_seconds -
+                run->wait_seconds;
   char line[1024];
   snprintf(line, sizeof line,
-           "time split (%d worker(s), %.1f worker-s): I/O %.1f s, CCF starts %.1f s, "
+           "time split (%d worker(s), %.1f worker-s): I/O %.1f s (+ %.1f s read ahead by the "
+           "reader thread), waiting for files %.1f s, CCF starts %.1f s, "
            "evaluations %.1f s [scan %.1f, minimiser %.1f, error sampler %.1f, Hessian %.1f, "
            "model+continuum %.1f], host stepping %.1f s; %ld fits, %ld rounds, %ld evaluations "
            "(%.0f per fit)",
-           run->nworkers, sum.total_seconds, run->io_seconds, sum.start_seconds, sum.eval_seconds,
+           run->nworkers, sum.total_seconds, run->io_seconds, run->ahead_seconds,
+           run->wait_seconds, sum.start_seconds, sum.eval_seconds,
            sum.phase_seconds[RVS_TIME_SCAN], sum.phase_seconds[RVS_TIME_MINIMISER],
            sum.phase_seconds[RVS_TIME_SAMPLER], sum.phase_seconds[RVS_TIME_HESSIAN],
            sum.phase_seconds[RVS_TIME_OTHER], host > 0 ? host : 0.0, sum.fits, sum.rounds,

@@ -38,7 +38,10 @@ typedef struct rvs_desi_run {
   int nfail, nfiles_done;
   size_t nfitted;
   double seconds;
-  double io_seconds;            /* reading, selecting, cleaning, writing (all workers) */
+  double io_seconds;            /* reading, selecting, cleaning, writing on the workers */
+  double ahead_seconds;         /* reading, selecting, cleaning on the reader thread
+                                 * (--readahead: overlapped with the fits) */
+  double wait_seconds;          /* workers idle, waiting for the reader thread */
   int interrupted;              /* a signal stopped the run */
 } rvs_desi_run;
 
