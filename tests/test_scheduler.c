@@ -14,6 +14,8 @@ static const char *const NAMES[4] = {"teff", "logg", "feh", "alpha"};
 typedef struct mock {
   rvs_backend base;
   int nslots;
+  int cap;         /* > 0: add_slot fails with RVS_ERR_NOMEM beyond cap slots in use */
+  int inuse;
   double v0[MAXSLOT];   /* per-slot true velocity */
   int used[MAXSLOT];
   long max_batch;
@@ -29,16 +31,22 @@ static double m2lnl(double v0, double vel, const double *p) {
 static int m_add(rvs_backend *b, const rvs_spectrum *s, int *slot) {
   mock *m = b->impl;
   if (s->narms == 0) return rvs_error(RVS_ERR_ARG, "mock: empty spectrum");
+  if (m->cap > 0 && m->inuse >= m->cap) return rvs_error(RVS_ERR_NOMEM, "mock: device memory full");
   for (int i = 0; i < MAXSLOT; i++)
     if (!m->used[i]) {
       m->used[i] = 1;
+      m->inuse++;
       m->v0[i] = s->arms[0].flux[0]; /* the mock stores its velocity in flux[0] */
       *slot = i;
       return RVS_OK;
     }
   return rvs_error(RVS_ERR_NOMEM, "mock: full");
 }
-static void m_remove(rvs_backend *b, int slot) { ((mock *)b->impl)->used[slot] = 0; }
+static void m_remove(rvs_backend *b, int slot) {
+  mock *m = b->impl;
+  m->used[slot] = 0;
+  m->inuse--;
+}
 static int m_eval(rvs_backend *b, const rvs_eval_request *r, size_t n, rvs_eval_result *res) {
   mock *m = b->impl;
   if ((long)n > m->max_batch) m->max_batch = (long)n;
@@ -175,8 +183,61 @@ static void parallel_stepping_same_answers(void **state) {
   }
 }
 
+/* A backend whose memory holds 5 spectra, a pool of 12: the sixth spectrum
+ * does not fail, the pool shrinks to 5 and the rest wait for room; every
+ * answer is bitwise the serial one (pool 1); a spectrum that does not fit
+ * with nothing in flight still fails (no endless wait). */
+static void backend_memory_full_shrinks_pool(void **state) {
+  (void)state;
+  static rvs_fit_job a[NJ], b[NJ];
+  static rvs_spectrum sa[NJ], sb[NJ];
+  double fa[NJ], fb[NJ];
+  mock ma, mb;
+  run_all(1, a, sa, fa, &ma);
+  rvs_fit_config cfg;
+  rvs_fit_config_default(&cfg, 4, NAMES);
+  for (int j = 0; j < NJ; j++) {
+    fb[j] = -300 + 50.0 * j;
+    sb[j].narms = j == 5 ? 0 : 1;
+    sb[j].arms[0].flux = &fb[j];
+    sb[j].arms[0].n = 1;
+    memset(&b[j], 0, sizeof b[j]);
+    b[j].spec = &sb[j];
+    const double p0[4] = {5000 + 50.0 * j, 4.0, -0.5, 0.1};
+    memcpy(b[j].params0, p0, sizeof p0);
+    b[j].vsini0 = -1;
+  }
+  make_mock(&mb);
+  mb.cap = 5;
+  rvs_scheduler_stats st;
+  assert_int_equal(rvs_fit_jobs(&mb.base, &cfg, b, NJ, 12, NULL, NULL, &st), RVS_OK);
+  assert_int_equal(st.pool_shrinks, 1);
+  assert_int_equal(mb.inuse, 0); /* every slot given back */
+  for (int j = 0; j < NJ; j++) {
+    if (j == 5) {
+      assert_int_equal(b[j].status, RVS_ERR_ARG);
+      continue;
+    }
+    assert_int_equal(b[j].status, RVS_OK);
+    assert_true(a[j].result.vel == b[j].result.vel);
+    assert_true(a[j].result.param[0] == b[j].result.param[0]);
+  }
+  /* no room even for one: the job fails (no endless wait) */
+  mock mc;
+  static rvs_fit_job c[1];
+  memset(c, 0, sizeof c);
+  c[0] = b[0];
+  make_mock(&mc);
+  mc.cap = 1;
+  mc.inuse = 1; /* full before the first spectrum */
+  assert_int_equal(rvs_fit_jobs(&mc.base, &cfg, c, 1, 4, NULL, NULL, &st), RVS_OK);
+  assert_int_equal(c[0].status, RVS_ERR_NOMEM);
+  assert_int_equal(st.pool_shrinks, 0);
+}
+
 static const struct CMUnitTest tests[] = {
     cmocka_unit_test(pool_size_does_not_change_answers),
     cmocka_unit_test(parallel_stepping_same_answers),
+    cmocka_unit_test(backend_memory_full_shrinks_pool),
 };
 RVS_TEST_MAIN(tests)

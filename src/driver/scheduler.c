@@ -28,9 +28,13 @@ static void job_fail(rvs_fit_job *j, int rc) {
   snprintf(j->errmsg, sizeof j->errmsg, "%s", rvs_last_error());
 }
 
-/* Start job `j` in pool entry `a`; returns 1 if it is running. */
-static int start_job(rvs_backend *be, const rvs_fit_config *cfg, rvs_fit_job *j, active *a) {
+/* Start job `j` in pool entry `a`; returns 1 if it is running, 0 if it
+ * failed, -1 when the backend has no memory for it while `busy` fits are in
+ * flight (the caller retries it after some of them finish). */
+static int start_job(rvs_backend *be, const rvs_fit_config *cfg, rvs_fit_job *j, active *a,
+                     int busy) {
   int rc = be->add_slot(be, j->spec, &a->slot);
+  if (rc == RVS_ERR_NOMEM && busy > 0) return -1;
   if (rc) {
     job_fail(j, rc);
     return 0;
@@ -83,7 +87,18 @@ int rvs_fit_jobs_stream(rvs_backend *be, const rvs_fit_config *cfg, const rvs_jo
       }
       rvs_fit_job *j = &chunk[chunk_next++];
       j->status = RVS_OK;
-      if (start_job(be, cfg, j, &act[nact])) nact++;
+      int started = start_job(be, cfg, j, &act[nact], nact);
+      if (started < 0) {
+        /* the backend's memory (a GPU's) holds no more spectra: keep this
+         * many fits in flight from now on, and start this one later */
+        chunk_next--;
+        rvs_log(RVS_LOG_INFO, "backend memory full with %d fits in flight (pool %d): "
+                "continuing with %d", nact, pool, nact);
+        pool = nact;
+        st.pool_shrinks++;
+        break;
+      }
+      if (started) nact++;
       else if (src->done) src->done(src->user, j);
     }
     if (nact == 0) {

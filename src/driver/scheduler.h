@@ -35,6 +35,10 @@ typedef struct rvs_scheduler_stats {
   /* rounds by size, as rvs_timing (buckets of factor 4 in requests) */
   long size_rounds[RVS_ROUND_BUCKETS], size_requests[RVS_ROUND_BUCKETS];
   double size_seconds[RVS_ROUND_BUCKETS];
+  /* times the backend ran out of memory for a new spectrum (add_slot:
+   * RVS_ERR_NOMEM) with fits in flight: the pool shrank to those fits and the
+   * spectrum waited for room, instead of failing */
+  long pool_shrinks;
 } rvs_scheduler_stats;
 
 /* A source of jobs for rvs_fit_stream, so that new spectra (the next file)
