@@ -5,6 +5,7 @@
 #include "io/atomic.h"
 #include "rvs/log.h"
 
+#include <fitsio.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
@@ -28,14 +29,17 @@ typedef struct file_rec {
 typedef struct shared {
   rvs_desi_run *run;
   pthread_mutex_t lock;  /* source, reports, the in-flight list, signal state */
-  pthread_mutex_t io;    /* FITS reading and writing (cfitsio is not assumed reentrant) */
+  pthread_mutex_t io;    /* FITS reading (and writing, when cfitsio is not reentrant) */
+  pthread_mutex_t io_w;  /* FITS writing, with a reentrant cfitsio: a worker writing
+                          * a finished file need not wait for the reader thread */
+  pthread_mutex_t *wlock; /* &io_w, or &io */
   int source_done, stop, source_rc;
   size_t ntaken;
   file_rec *inflight;
   double t0;
-  double io_seconds;     /* under the io lock: on the workers (their writes, and
-                          * their reads without read-ahead) */
-  double ahead_seconds;  /* under the io lock: the reader thread's reads */
+  double read_seconds;   /* under io: the workers' reads (without read-ahead) */
+  double write_seconds;  /* under *wlock: the workers' writes */
+  double ahead_seconds;  /* under io: the reader thread's reads */
   /* read-ahead (run->readahead > 0): a reader thread prepares files into a
    * queue of at most `readahead` files; workers take them from it */
   int readahead;
@@ -143,15 +147,15 @@ static void finish_rec(shared *sh, file_rec *r, int status) {
   inflight_remove(sh, r);
   pthread_mutex_unlock(&sh->lock);
   if (rc == RVS_OK) {
-    pthread_mutex_lock(&sh->io);
+    pthread_mutex_lock(sh->wlock);
     pthread_mutex_lock(&sh->lock);
     update_signal_state(sh, r);
     pthread_mutex_unlock(&sh->lock);
     double t0 = now();
     rc = rvs_desi_finish_file(r->f, &st);
-    sh->io_seconds += now() - t0;
+    sh->write_seconds += now() - t0;
     if (rc) snprintf(err, sizeof err, "%s", rvs_last_error());
-    pthread_mutex_unlock(&sh->io);
+    pthread_mutex_unlock(sh->wlock);
   } else {
     snprintf(err, sizeof err, "%s: %s", rvs_desi_file_path(r->f), rvs_last_error());
   }
@@ -215,7 +219,7 @@ static int take_and_prepare(shared *sh, rvs_context *ctx, int who, file_rec **ou
       double t0 = now();
       rc = rvs_desi_prepare_file(ctx, run->cfg, run->o, path, &r->f, &st);
       if (who < 0) sh->ahead_seconds += now() - t0;
-      else sh->io_seconds += now() - t0;
+      else sh->read_seconds += now() - t0;
       pthread_mutex_unlock(&sh->io);
     }
     if (rc || !r->f) {
@@ -355,6 +359,8 @@ int rvs_desi_run_files(rvs_desi_run *run) {
   sh.t0 = now();
   pthread_mutex_init(&sh.lock, NULL);
   pthread_mutex_init(&sh.io, NULL);
+  pthread_mutex_init(&sh.io_w, NULL);
+  sh.wlock = fits_is_reentrant() ? &sh.io_w : &sh.io;
   pthread_cond_init(&sh.ready_cv, NULL);
   pthread_cond_init(&sh.space_cv, NULL);
   sh.readahead = run->readahead > 0 ? run->readahead : 0;
@@ -423,7 +429,7 @@ int rvs_desi_run_files(rvs_desi_run *run) {
   if (failed_workers) run->nfail += failed_workers;
   run->interrupted = rvs_signals_stop_requested() != 0;
   run->seconds = now() - sh.t0;
-  run->io_seconds = sh.io_seconds;
+  run->io_seconds = sh.read_seconds + sh.write_seconds;
   run->ahead_seconds = sh.ahead_seconds;
   run->wait_seconds = 0;
   for (int k = 0; k < run->nworkers; k++) run->wait_seconds += w[k].wait_seconds;
@@ -433,6 +439,7 @@ int rvs_desi_run_files(rvs_desi_run *run) {
   free(started);
   pthread_mutex_destroy(&sh.lock);
   pthread_mutex_destroy(&sh.io);
+  pthread_mutex_destroy(&sh.io_w);
   pthread_cond_destroy(&sh.ready_cv);
   pthread_cond_destroy(&sh.space_cv);
   return sh.source_rc;
