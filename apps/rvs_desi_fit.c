@@ -96,6 +96,18 @@ static void usage(FILE *f) {
 "when stopped by a signal.\n");
 }
 
+/* optarg as an integer in [lo, hi] into *out; otherwise `msg` on stderr and -1 */
+static int int_arg(const char *arg, long lo, long hi, const char *msg, int *out) {
+  char *end;
+  long v = strtol(arg, &end, 10);
+  if (*end || v < lo || v > hi) {
+    fprintf(stderr, "rvs_desi_fit: %s\n", msg);
+    return -1;
+  }
+  *out = (int)v;
+  return 0;
+}
+
 static FILE *logfile = NULL;
 static void log_to_file(int level, const char *msg, void *user) {
   (void)user;
@@ -260,46 +272,18 @@ int main(int argc, char **argv) {
     }
     case O_USE_GPU: use_gpu = 1; break;
     case O_GPU_DEVICES: gpu_devices = optarg; break;
-    case O_WORKERS: {
-      char *end;
-      long v = strtol(optarg, &end, 10);
-      if (*end || v < 1 || v > 64) {
-        fprintf(stderr, "rvs_desi_fit: --workers needs a number from 1 to 64\n");
-        goto early_exit;
-      }
-      cpu_workers = (int)v;
+    case O_WORKERS:
+      if (int_arg(optarg, 1, 64, "--workers needs a number from 1 to 64", &cpu_workers)) goto early_exit;
       break;
-    }
-    case O_GPU_WORKERS: {
-      char *end;
-      long v = strtol(optarg, &end, 10);
-      if (*end || v < 1 || v > 8) {
-        fprintf(stderr, "rvs_desi_fit: --gpu_workers needs a number from 1 to 8\n");
-        goto early_exit;
-      }
-      gpu_workers = (int)v;
+    case O_GPU_WORKERS:
+      if (int_arg(optarg, 1, 8, "--gpu_workers needs a number from 1 to 8", &gpu_workers)) goto early_exit;
       break;
-    }
-    case O_READAHEAD: {
-      char *end;
-      long v = strtol(optarg, &end, 10);
-      if (*end || v < 0 || v > 64) {
-        fprintf(stderr, "rvs_desi_fit: --readahead needs a number of files from 0 to 64\n");
-        goto early_exit;
-      }
-      readahead = (int)v;
+    case O_READAHEAD:
+      if (int_arg(optarg, 0, 64, "--readahead needs a number of files from 0 to 64", &readahead)) goto early_exit;
       break;
-    }
-    case O_GPU_BATCH: {
-      char *end;
-      long v = strtol(optarg, &end, 10);
-      if (*end || v < 1 || v > 1000000) {
-        fprintf(stderr, "rvs_desi_fit: --gpu_batch_size needs a number of spectra (1..1000000)\n");
-        goto early_exit;
-      }
-      gpu_batch_size = (int)v;
+    case O_GPU_BATCH:
+      if (int_arg(optarg, 1, 1000000, "--gpu_batch_size needs a number of spectra (1..1000000)", &gpu_batch_size)) goto early_exit;
       break;
-    }
     case O_CONFIG: config_path = optarg; break;
     case O_NPOLY: o.npoly = atoi(optarg); if (o.npoly <= 0) o.npoly = 10; break;
     case O_FITARM: {

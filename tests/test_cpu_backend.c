@@ -102,6 +102,18 @@ static void observed(double *lam, double *flux, double *sigma) {
   }
 }
 
+/* One arm of setup `setup` over the observed spectrum above (file-scope
+ * arrays: the tests run one at a time). */
+static rvs_spectrum observed_spectrum(const char *setup) {
+  static double lam[NOBS], flux[NOBS], sigma[NOBS];
+  observed(lam, flux, sigma);
+  rvs_spectrum sp;
+  memset(&sp, 0, sizeof sp);
+  sp.narms = 1;
+  sp.arms[0] = (rvs_arm){setup, NOBS, lam, flux, sigma, NULL, 0, NULL};
+  return sp;
+}
+
 static rvs_context *open_ctx(void) {
   write_library();
   rvs_config cfg;
@@ -118,12 +130,8 @@ static rvs_context *open_ctx(void) {
 static void chisq_matches_brute_force(void **state) {
   (void)state;
   rvs_context *ctx = open_ctx();
-  static double lam[NOBS], flux[NOBS], sigma[NOBS];
-  observed(lam, flux, sigma);
-  rvs_spectrum sp;
-  memset(&sp, 0, sizeof sp);
-  sp.narms = 1;
-  sp.arms[0] = (rvs_arm){"test_b", NOBS, lam, flux, sigma, NULL, 0, NULL};
+  rvs_spectrum sp = observed_spectrum("test_b");
+  const double *lam = sp.arms[0].lam, *flux = sp.arms[0].flux, *sigma = sp.arms[0].sigma;
   const double vel = 40.0, p[4] = {5400, 3.6, -0.5, 0.1};
   double m2;
   rvs_chisq_info info;
@@ -179,12 +187,7 @@ static void chisq_matches_brute_force(void **state) {
 static void chisq_is_smallest_at_truth(void **state) {
   (void)state;
   rvs_context *ctx = open_ctx();
-  static double lam[NOBS], flux[NOBS], sigma[NOBS];
-  observed(lam, flux, sigma);
-  rvs_spectrum sp;
-  memset(&sp, 0, sizeof sp);
-  sp.narms = 1;
-  sp.arms[0] = (rvs_arm){"test_b", NOBS, lam, flux, sigma, NULL, 0, NULL};
+  rvs_spectrum sp = observed_spectrum("test_b");
   double m0, m1;
   assert_int_equal(rvs_get_chisq(ctx, &sp, VTRUE, PTRUE, -1, &m0, NULL), RVS_OK);
   for (int d = 0; d < 5; d++) {
@@ -202,12 +205,7 @@ static void chisq_is_smallest_at_truth(void **state) {
 static void fit_recovers_truth_from_ccf_start(void **state) {
   (void)state;
   rvs_context *ctx = open_ctx();
-  static double lam[NOBS], flux[NOBS], sigma[NOBS];
-  observed(lam, flux, sigma);
-  rvs_spectrum sp;
-  memset(&sp, 0, sizeof sp);
-  sp.narms = 1;
-  sp.arms[0] = (rvs_arm){"test_b", NOBS, lam, flux, sigma, NULL, 0, NULL};
+  rvs_spectrum sp = observed_spectrum("test_b");
   rvs_fit_output out;
   int rc = rvs_fit_one(ctx, &sp, NULL, &out);
   if (rc) fail_msg("fit failed: %s", out.message);
@@ -238,12 +236,7 @@ static void fit_recovers_truth_from_ccf_start(void **state) {
 static void missing_setup_names_the_file(void **state) {
   (void)state;
   rvs_context *ctx = open_ctx();
-  static double lam[NOBS], flux[NOBS], sigma[NOBS];
-  observed(lam, flux, sigma);
-  rvs_spectrum sp;
-  memset(&sp, 0, sizeof sp);
-  sp.narms = 1;
-  sp.arms[0] = (rvs_arm){"nosuch", NOBS, lam, flux, sigma, NULL, 0, NULL};
+  rvs_spectrum sp = observed_spectrum("nosuch");
   double m;
   int rc = rvs_get_chisq(ctx, &sp, 0, PTRUE, -1, &m, NULL);
   assert_true(rc != RVS_OK);
@@ -266,12 +259,7 @@ static void split_runs_same_bits(void **state) {
   bo.npoly = 5;
   rvs_backend *be = NULL;
   assert_int_equal(rvs_backend_cpu_create(&lib, &bo, &be), RVS_OK);
-  static double lam[NOBS], flux[NOBS], sigma[NOBS];
-  observed(lam, flux, sigma);
-  rvs_spectrum sp;
-  memset(&sp, 0, sizeof sp);
-  sp.narms = 1;
-  sp.arms[0] = (rvs_arm){"test_b", NOBS, lam, flux, sigma, NULL, 0, NULL};
+  rvs_spectrum sp = observed_spectrum("test_b");
   int slot;
   assert_int_equal(be->add_slot(be, &sp, &slot), RVS_OK);
   enum { NG = 300, ND = 60, N = NG + ND };

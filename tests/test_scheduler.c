@@ -71,7 +71,10 @@ static void make_mock(mock *m) {
 
 #define NJ 12
 
-static void run_all(int pool, rvs_fit_job *jobs, rvs_spectrum *specs, double *flux0, mock *m) {
+/* NJ jobs (job 5 fails at add_slot) over a mock holding at most `cap` spectra
+ * (0: any number) with `pool` fits in flight; the stats into *out if given. */
+static void run_all(int pool, int cap, rvs_fit_job *jobs, rvs_spectrum *specs, double *flux0,
+                    mock *m, rvs_scheduler_stats *out) {
   rvs_fit_config cfg;
   rvs_fit_config_default(&cfg, 4, NAMES);
   for (int j = 0; j < NJ; j++) {
@@ -87,8 +90,10 @@ static void run_all(int pool, rvs_fit_job *jobs, rvs_spectrum *specs, double *fl
   }
   specs[5].narms = 0; /* job 5 fails at add_slot */
   make_mock(m);
+  m->cap = cap;
   rvs_scheduler_stats st;
   assert_int_equal(rvs_fit_jobs(&m->base, &cfg, jobs, NJ, pool, NULL, NULL, &st), RVS_OK);
+  if (out) *out = st;
   assert_true(st.rounds > 0);
   assert_int_equal(st.requests, m->nevals);
   /* the rounds by size add up to the totals, each in its factor-4 bucket */
@@ -115,8 +120,8 @@ static void pool_size_does_not_change_answers(void **state) {
   static rvs_spectrum sa[NJ], sb[NJ];
   double fa[NJ], fb[NJ];
   mock ma, mb;
-  run_all(1, a, sa, fa, &ma);
-  run_all(7, b, sb, fb, &mb);
+  run_all(1, 0, a, sa, fa, &ma, NULL);
+  run_all(7, 0, b, sb, fb, &mb, NULL);
   assert_true(mb.max_batch > ma.max_batch); /* fits really were batched together */
   for (int j = 0; j < NJ; j++) {
     if (j == 5) {
@@ -193,24 +198,9 @@ static void backend_memory_full_shrinks_pool(void **state) {
   static rvs_spectrum sa[NJ], sb[NJ];
   double fa[NJ], fb[NJ];
   mock ma, mb;
-  run_all(1, a, sa, fa, &ma);
-  rvs_fit_config cfg;
-  rvs_fit_config_default(&cfg, 4, NAMES);
-  for (int j = 0; j < NJ; j++) {
-    fb[j] = -300 + 50.0 * j;
-    sb[j].narms = j == 5 ? 0 : 1;
-    sb[j].arms[0].flux = &fb[j];
-    sb[j].arms[0].n = 1;
-    memset(&b[j], 0, sizeof b[j]);
-    b[j].spec = &sb[j];
-    const double p0[4] = {5000 + 50.0 * j, 4.0, -0.5, 0.1};
-    memcpy(b[j].params0, p0, sizeof p0);
-    b[j].vsini0 = -1;
-  }
-  make_mock(&mb);
-  mb.cap = 5;
   rvs_scheduler_stats st;
-  assert_int_equal(rvs_fit_jobs(&mb.base, &cfg, b, NJ, 12, NULL, NULL, &st), RVS_OK);
+  run_all(1, 0, a, sa, fa, &ma, NULL);
+  run_all(12, 5, b, sb, fb, &mb, &st);
   assert_int_equal(st.pool_shrinks, 1);
   assert_int_equal(mb.inuse, 0); /* every slot given back */
   for (int j = 0; j < NJ; j++) {
@@ -223,6 +213,8 @@ static void backend_memory_full_shrinks_pool(void **state) {
     assert_true(a[j].result.param[0] == b[j].result.param[0]);
   }
   /* no room even for one: the job fails (no endless wait) */
+  rvs_fit_config cfg;
+  rvs_fit_config_default(&cfg, 4, NAMES);
   mock mc;
   static rvs_fit_job c[1];
   memset(c, 0, sizeof c);

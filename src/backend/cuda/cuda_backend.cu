@@ -921,6 +921,14 @@ static double wall_seconds(void) {
   return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
+// Host planning step k ended now: its seconds since *t_step, and the next
+// step starts here.
+static void step_done(cuda_backend *cb, int k, double *t_step) {
+  const double t = wall_seconds();
+  cb->stats.host_step_s[k] += t - *t_step;
+  *t_step = t;
+}
+
 // -2 ln L of the requests the device solved, summed exactly as eval_one of
 // the CPU backend: per arm in order, the NaN-template penalty, or the
 // outside-of-grid penalty then (ln det + 2 sum ln sigma) + residual, with
@@ -1035,11 +1043,7 @@ static int gpu_pass(cuda_backend *cb, const rvs_eval_request *req, const int *gi
       ti->K = len == 0 ? -1 : (int)((len - 1) / 2);
     }
   }
-  {
-    const double t = wall_seconds();
-    cb->stats.host_step_s[1] += t - t_step;
-    t_step = t;
-  }
+  step_done(cb, 1, &t_step);
   // 3. requests: NaN arms, host-side failures (-> CPU), items
   size_t nitems = 0;
   int *ok = (int *)malloc(sizeof(int) * (nr ? nr : 1));
@@ -1079,11 +1083,7 @@ static int gpu_pass(cuda_backend *cb, const rvs_eval_request *req, const int *gi
       }
     }
   }
-  {
-    const double t = wall_seconds();
-    cb->stats.host_step_s[2] += t - t_step;
-    t_step = t;
-  }
+  step_done(cb, 2, &t_step);
   // 4. staging layout
   size_t o_tpl = 0;
   size_t o_vert = align256(o_tpl + sizeof(dtpl) * ndev);
@@ -1160,11 +1160,7 @@ static int gpu_pass(cuda_backend *cb, const rvs_eval_request *req, const int *gi
       }
     }
   }
-  {
-    const double t = wall_seconds();
-    cb->stats.host_step_s[3] += t - t_step;
-    t_step = t;
-  }
+  step_done(cb, 3, &t_step);
   // items sorted by slot-arm (warps of one block share the spectrum's data)
   int hmax = 0, maxnt = 4;
   {
