@@ -94,7 +94,7 @@ typedef struct dreq {
 } dreq;
 
 #define CHISQ_THREADS 128
-#define NPHASE 8                 // profiled device phases (rvs_cuda_stats.phase_ms)
+#define NPHASE 9                 // profiled device phases (rvs_cuda_stats.phase_ms)
 #define NE_GROUP (8 * RVS_NE_BLOCK) // pixels per warp iteration: one block per 4 lanes
 #define GPU_MAX_ND 1001          // wider resolution bands go to the CPU
 #define MAX_TPL_PER_PASS 60000   // grid.y of the template kernels (<= 65535, with slack)
@@ -505,6 +505,97 @@ static const chisq_fn chisq_kernels[RVS_CUDA_MAX_NPOLY + 1] = {
     NULL, chisq_p1, chisq_p2, chisq_p3, chisq_p4, chisq_p5, chisq_p6,
     chisq_p7, chisq_p8, chisq_p9, chisq_p10, chisq_p11, chisq_p12};
 
+
+// ---------------------------------------------------------------- split likelihood
+// The split variant (RVS_CUDA_NE=split): model_kernel samples the
+// Doppler-shifted spline and applies the band for every pixel of an item
+// (warp per item, groups of NE_GROUP pixels with their halo in shared
+// memory, the fused kernels' sampling and band_at), storing tt; then ne_pN
+// forms the sums from tt with two warps per item (cuda_ne_body.cuh).  Same
+// values as the fused chisq kernels, bit for bit.
+__global__ void __launch_bounds__(CHISQ_THREADS)
+model_kernel(const ditem *__restrict__ items, int nitems, const dslotarm *__restrict__ slotarms,
+             const dsetup *__restrict__ setups, const dtpl *__restrict__ tpls,
+             const double *__restrict__ tbuf, int hmax, double *__restrict__ ttout) {
+  extern __shared__ double chisq_smem[];
+  const int lane = threadIdx.x & 31;
+  const int warp = threadIdx.x >> 5;
+  const int item = blockIdx.x * (CHISQ_THREADS / 32) + warp;
+  if (item >= nitems) return;
+  double *buf = chisq_smem + (size_t)warp * GROUP_BUF_LEN(hmax);
+  const ditem it = items[item];
+  const dslotarm A = slotarms[it.slotarm];
+  const dtpl T = tpls[it.tpl];
+  const dsetup S = setups[T.setup];
+  const double *y = tbuf + T.buf + S.nt;
+  const double *z = tbuf + T.buf + 2 * (long long)S.nt;
+  const int n = A.n, h = A.nd > 0 ? (A.nd - 1) / 2 : 0;
+  double *out = ttout + it.ttoff;
+#pragma unroll 1
+  for (int gs = 0; gs < n; gs += NE_GROUP) {
+    const int ge = min(gs + NE_GROUP, n), lo = gs - h;
+    sample_group(&A, &S, y, z, it.shrink, it.lnoff, lo, ge + h, lane, buf);
+    __syncwarp();
+    for (int i = gs + lane; i < ge; i += 32) out[i] = band_at(&A, buf, i, lo);
+    __syncwarp();
+  }
+}
+
+#define NE_THREADS 128 // two items of two warps per block
+#define NE_MIN_BLOCKS 4 // <= 128 registers: 16 warps per SM
+#define CHISQ_P 1
+#define CHISQ_JS 1
+#define NE_NAME ne_p1
+#include "backend/cuda/cuda_ne_body.cuh"
+#define CHISQ_P 2
+#define CHISQ_JS 1
+#define NE_NAME ne_p2
+#include "backend/cuda/cuda_ne_body.cuh"
+#define CHISQ_P 3
+#define CHISQ_JS 1
+#define NE_NAME ne_p3
+#include "backend/cuda/cuda_ne_body.cuh"
+#define CHISQ_P 4
+#define CHISQ_JS 1
+#define NE_NAME ne_p4
+#include "backend/cuda/cuda_ne_body.cuh"
+#define CHISQ_P 5
+#define CHISQ_JS 1
+#define NE_NAME ne_p5
+#include "backend/cuda/cuda_ne_body.cuh"
+#define CHISQ_P 6
+#define CHISQ_JS 1
+#define NE_NAME ne_p6
+#include "backend/cuda/cuda_ne_body.cuh"
+#define CHISQ_P 7
+#define CHISQ_JS 2
+#define NE_NAME ne_p7
+#include "backend/cuda/cuda_ne_body.cuh"
+#define CHISQ_P 8
+#define CHISQ_JS 2
+#define NE_NAME ne_p8
+#include "backend/cuda/cuda_ne_body.cuh"
+#define CHISQ_P 9
+#define CHISQ_JS 2
+#define NE_NAME ne_p9
+#include "backend/cuda/cuda_ne_body.cuh"
+#define CHISQ_P 10
+#define CHISQ_JS 2
+#define NE_NAME ne_p10
+#include "backend/cuda/cuda_ne_body.cuh"
+#define CHISQ_P 11
+#define CHISQ_JS 3
+#define NE_NAME ne_p11
+#include "backend/cuda/cuda_ne_body.cuh"
+#define CHISQ_P 12
+#define CHISQ_JS 3
+#define NE_NAME ne_p12
+#include "backend/cuda/cuda_ne_body.cuh"
+
+typedef void (*ne_fn)(const ditem *, int, const dslotarm *, const double *, double *);
+static const ne_fn ne_kernels[RVS_CUDA_MAX_NPOLY + 1] = {
+    NULL, ne_p1, ne_p2, ne_p3, ne_p4, ne_p5, ne_p6, ne_p7, ne_p8, ne_p9, ne_p10, ne_p11, ne_p12};
+
 // Per (request, arm): the solve of the arm, as rvs_chol_factor /
 // rvs_chol_solve of core/linalg.c (pivot threshold 4x stricter, so that a
 // matrix the GPU accepts is one the CPU accepts too).  Writes per item the
@@ -687,6 +778,7 @@ typedef struct cuda_backend {
   size_t pool_cap[NPOOL];
   size_t scratch_limit, max_tpl, max_tpl_user;
   size_t max_ttpix; // model pixels (doubles of POOL_TT) per pass
+  int ne_split;     // 1: model_kernel + ne_pN; 0: the fused chisq_pN (RVS_CUDA_NE)
   // host scratch of a pass (grown, reused)
   rvs_cuda_tplmap map;
   int *rq_tid;            // [nreq * MAXARMS]
@@ -1436,14 +1528,28 @@ static int gpu_pass(cuda_backend *cb, const rvs_eval_request *req, const int *gi
     PHASE(4)
     const int wpb = CHISQ_THREADS / 32;
     const unsigned nb = (unsigned)((nitems + wpb - 1) / wpb);
-    if (nitems > 0) {
+    if (nitems > 0 && !cb->ne_split) {
       size_t smem = sizeof(double) * (size_t)wpb * (GROUP_BUF_LEN((size_t)hmax) + 4 * (size_t)NACC);
       chisq_kernels[P]<<<nb, CHISQ_THREADS, smem, st>>>(
           (const ditem *)(dm + o_item), (int)nitems, cb->d_slotarms, cb->d_setups, d_tpl,
           d_tbuf, d_acc, hmax, d_tt);
       if ((e = cudaGetLastError()) != cudaSuccess) { rc = cuda_fail(e, "chisq kernel", __FILE__, __LINE__); break; }
     }
+    if (nitems > 0 && cb->ne_split) {
+      size_t smem = sizeof(double) * (size_t)wpb * GROUP_BUF_LEN((size_t)hmax);
+      model_kernel<<<nb, CHISQ_THREADS, smem, st>>>((const ditem *)(dm + o_item), (int)nitems,
+                                                    cb->d_slotarms, cb->d_setups, d_tpl, d_tbuf,
+                                                    hmax, d_tt);
+      if ((e = cudaGetLastError()) != cudaSuccess) { rc = cuda_fail(e, "model_kernel", __FILE__, __LINE__); break; }
+    }
     PHASE(5)
+    if (nitems > 0 && cb->ne_split) {
+      const unsigned nbe = (unsigned)((nitems + NE_THREADS / 64 - 1) / (NE_THREADS / 64));
+      ne_kernels[P]<<<nbe, NE_THREADS, 0, st>>>((const ditem *)(dm + o_item), (int)nitems,
+                                                cb->d_slotarms, d_tt, d_acc);
+      if ((e = cudaGetLastError()) != cudaSuccess) { rc = cuda_fail(e, "ne kernel", __FILE__, __LINE__); break; }
+    }
+    PHASE(6)
     if (nr > 0) {
       e = cudaMemsetAsync(d_flag, 0, sizeof(int) * nr, st);
       if (e != cudaSuccess) { rc = cuda_fail(e, "flag reset", __FILE__, __LINE__); break; }
@@ -1453,14 +1559,14 @@ static int gpu_pass(cuda_backend *cb, const rvs_eval_request *req, const int *gi
           d_iout, d_flag);
       if ((e = cudaGetLastError()) != cudaSuccess) { rc = cuda_fail(e, "finish_kernel", __FILE__, __LINE__); break; }
     }
-    PHASE(6)
+    PHASE(7)
     if (nitems > 0) {
       const long long nth = 4 * (long long)nitems;
       resid_kernel<<<(unsigned)((nth + RESID_THREADS - 1) / RESID_THREADS), RESID_THREADS, 0, st>>>(
           (const ditem *)(dm + o_item), (int)nitems, cb->d_slotarms, d_tt, d_acc, P, d_iout);
       if ((e = cudaGetLastError()) != cudaSuccess) { rc = cuda_fail(e, "resid_kernel", __FILE__, __LINE__); break; }
     }
-    PHASE(7)
+    PHASE(8)
     if (nr > 0) {
       if (nitems > 0)
         e = cudaMemcpyAsync(cb->h_iout, d_iout, sizeof(double) * nitems * (size_t)(P + 1),
@@ -1471,7 +1577,7 @@ static int gpu_pass(cuda_backend *cb, const rvs_eval_request *req, const int *gi
         e = cudaMemcpyAsync(h_tflag, d_tflag, sizeof(int) * ndev, cudaMemcpyDeviceToHost, st);
       if (e != cudaSuccess) { rc = cuda_fail(e, "download of the results", __FILE__, __LINE__); break; }
     }
-    PHASE(8)
+    PHASE(9)
     e = cudaStreamSynchronize(st);
     if (e != cudaSuccess) { rc = cuda_fail(e, "device pass", __FILE__, __LINE__); break; }
     for (int k = 0; cb->profile && k < NPHASE; k++) {
@@ -1645,6 +1751,9 @@ static int cu_init(cuda_backend *cb) {
                      optin, need);
   for (int p = 1; p <= RVS_CUDA_MAX_NPOLY; p++)
     CK(cudaFuncSetAttribute(chisq_kernels[p], cudaFuncAttributeMaxDynamicSharedMemorySize, (int)need));
+  CK(cudaFuncSetAttribute(model_kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)need));
+  const char *ne = getenv("RVS_CUDA_NE");
+  cb->ne_split = ne && strcmp(ne, "split") == 0;
   const char *pe = getenv("RVS_CUDA_PROFILE");
   cb->profile = pe && pe[0] == '1';
   for (int k = 0; cb->profile && k <= NPHASE; k++) CK(cudaEventCreate(&cb->ev[k]));
