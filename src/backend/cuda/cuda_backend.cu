@@ -782,6 +782,9 @@ typedef struct cuda_backend {
   // host scratch of a pass (grown, reused)
   rvs_cuda_tplmap map;
   int *rq_tid;            // [nreq * MAXARMS]
+  rvs_cuda_tplkey *rq_key; // [nreq * MAXARMS]: the template keys of a pass's requests
+  uint64_t *rq_hash;      // [nreq * MAXARMS]: their hashes
+  size_t rqkcap, rqhcap;
   cu_tpl_host *tinfo;     // [ntpl]
   cu_tpl_pos *tpre;       // [ntpl]: staging offsets
   size_t tprecap;
@@ -1196,20 +1199,40 @@ static int gpu_pass(cuda_backend *cb, const rvs_eval_request *req, const int *gi
   // 1. de-duplicate templates until the pass is full
   rvs_cuda_tplmap_reset(&cb->map);
   if ((rc = grow((void **)&cb->rq_tid, &cb->rqcap, ng * RVS_MAXARMS, sizeof(int)))) return rc;
-  size_t nr = 0, npix = 0;
-  for (; nr < ng; nr++) {
-    if (nr > 0 && cb->map.n >= cb->max_tpl) break;
-    const rvs_eval_request *r = &req[gidx[nr]];
+  // the requests the pixel bound admits (the template bound is applied below)
+  size_t nmax = 0, npix = 0;
+  for (; nmax < ng; nmax++) {
+    const size_t np = (size_t)cb->slots[req[gidx[nmax]].slot].ntot;
+    if (nmax > 0 && npix + np > cb->max_ttpix) break;
+    npix += np;
+  }
+  // their keys and hashes in parallel, then the insertions in request order
+  if ((rc = grow((void **)&cb->rq_key, &cb->rqkcap, nmax * RVS_MAXARMS, sizeof(rvs_cuda_tplkey))) ||
+      (rc = grow((void **)&cb->rq_hash, &cb->rqhcap, nmax * RVS_MAXARMS, sizeof(uint64_t))))
+    return rc;
+  long long nmax_ll = (long long)nmax;
+#pragma omp parallel for schedule(static) if (nmax > 1024)
+  for (long long i = 0; i < nmax_ll; i++) {
+    const rvs_eval_request *r = &req[gidx[i]];
     const cu_slot *s = &cb->slots[r->slot];
-    if (nr > 0 && npix + (size_t)s->ntot > cb->max_ttpix) break;
+    for (int a = 0; a < s->narms; a++) {
+      rvs_cuda_tplkey *k = &cb->rq_key[i * RVS_MAXARMS + a];
+      rvs_cuda_tplkey_make(k, s->arm[a].setup, cb->setups[s->arm[a].setup].nparam,
+                           r->vsini > 0 ? r->vsini : -1.0, r->params);
+      cb->rq_hash[i * RVS_MAXARMS + a] = rvs_cuda_tplkey_hash(k);
+    }
+  }
+  size_t nr = 0;
+  npix = 0;
+  for (; nr < nmax; nr++) {
+    if (nr > 0 && cb->map.n >= cb->max_tpl) break;
+    const cu_slot *s = &cb->slots[req[gidx[nr]].slot];
     npix += (size_t)s->ntot;
     for (int a = 0; a < s->narms; a++) {
-      const cu_setup *S = &cb->setups[s->arm[a].setup];
-      rvs_cuda_tplkey k;
-      rvs_cuda_tplkey_make(&k, s->arm[a].setup, S->nparam, r->vsini > 0 ? r->vsini : -1.0,
-                           r->params);
       int id, isnew;
-      if ((rc = rvs_cuda_tplmap_get(&cb->map, &k, &id, &isnew))) return rc;
+      if ((rc = rvs_cuda_tplmap_get_hashed(&cb->map, &cb->rq_key[nr * RVS_MAXARMS + a],
+                                           cb->rq_hash[nr * RVS_MAXARMS + a], &id, &isnew)))
+        return rc;
       cb->rq_tid[nr * RVS_MAXARMS + a] = id;
     }
   }
@@ -1711,7 +1734,7 @@ static void cu_destroy(rvs_backend *b) {
     if (cb->ev[k]) (void)cudaEventDestroy(cb->ev[k]);
   if (cb->cpu) cb->cpu->destroy(cb->cpu);
   rvs_cuda_tplmap_free(&cb->map);
-  free(cb->slots); free(cb->h_slotarms); free(cb->rq_tid); free(cb->tinfo); free(cb->tpre); free(cb->tvert);
+  free(cb->slots); free(cb->h_slotarms); free(cb->rq_tid); free(cb->rq_key); free(cb->rq_hash); free(cb->tinfo); free(cb->tpre); free(cb->tvert);
   free(cb->twt); free(cb->meta); free(cb->h_iout); free(cb->h_flag); free(cb->fb_idx);
   free(cb);
 }
