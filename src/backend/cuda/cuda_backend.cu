@@ -1277,7 +1277,9 @@ static int gpu_pass(cuda_backend *cb, const rvs_eval_request *req, const int *gi
   size_t nitems = 0;
   int *ok = (int *)malloc(sizeof(int) * (nr ? nr : 1));
   if (!ok) return rvs_error(RVS_ERR_NOMEM, "CUDA backend: no host memory");
-  for (size_t i = 0; i < nr; i++) {
+  long long nr_chk = (long long)nr;
+#pragma omp parallel for schedule(static) reduction(+ : nitems) if (nr > 1024)
+  for (long long i = 0; i < nr_chk; i++) {
     const rvs_eval_request *r = &req[gidx[i]];
     const cu_slot *s = &cb->slots[r->slot];
     double shrink = rvs_doppler_rest_scale(r->vel);
