@@ -15,6 +15,15 @@ for v in fused split; do
   echo "gpu_parity ($v): exit $?, $(grep -c PASS "$out/parity-$v.log") PASS, $(grep -c FAIL "$out/parity-$v.log") FAIL, $(( $(date +%s) - t )) s"
   grep FAIL "$out/parity-$v.log" | head -5
 done
+# an optional second build of gpu_parity (e.g. a refactor of the kernels
+# checked in the same call): .gpucarry/bin/gpu_parity_fold
+if [ -x "$C/bin/gpu_parity_fold" ]; then
+  for v in fused split; do
+    RVS_CUDA_NE=$v "$C/bin/gpu_parity_fold" 4243 "$out/parity-fold-$v.txt" > "$out/parity-fold-$v.log" 2>&1
+    echo "gpu_parity_fold ($v): exit $?, $(grep -c PASS "$out/parity-fold-$v.log") PASS, $(grep -c FAIL "$out/parity-fold-$v.log") FAIL"
+    grep FAIL "$out/parity-fold-$v.log" | head -5
+  done
+fi
 export RVS_CUDA_PROFILE=1 DESI_NFILES=${DESI_NFILES:-10} DESI_NFIB_FIRST=${DESI_NFIB_FIRST:-1000}
 DESI_STEPS="prep gpu" "$C/gpu-check" desi | grep -v "^date\|^host\|^NVIDIA"
 if [ -x "$C/bin/rvs_desi_fit_base" ]; then

@@ -281,18 +281,19 @@ __global__ void vsini_kernel(const int *__restrict__ vlist, const dtpl *__restri
 // global memory; the caller is one warp per template.
 #define SPL_BATCH 8
 
-// v[i] -= f[i] * v[i - 1] for i = a .. e-1 (v[a - 1] final).
-__device__ __forceinline__ void chain_fwd(double *__restrict__ v, const double *__restrict__ f,
-                                          int a, int e) {
-  double prev = v[a - 1];
-  for (int i0 = a; i0 < e; i0 += SPL_BATCH) {
-    const int nb = min(SPL_BATCH, e - i0);
+// The dependent chain v[i] -= f[i] * v[i - step] over the n rows
+// first, first + step, ... (step = +1 up, -1 down; v[first - step] final).
+__device__ __forceinline__ void chain(double *__restrict__ v, const double *__restrict__ f,
+                                      int first, int n, int step) {
+  double prev = v[first - step];
+  for (int b = 0; b < n; b += SPL_BATCH) {
+    const int nb = min(SPL_BATCH, n - b), i0 = first + b * step;
     double fv[SPL_BATCH], vv[SPL_BATCH];
 #pragma unroll
     for (int u = 0; u < SPL_BATCH; u++)
       if (u < nb) {
-        fv[u] = f[i0 + u];
-        vv[u] = v[i0 + u];
+        fv[u] = f[i0 + u * step];
+        vv[u] = v[i0 + u * step];
       }
 #pragma unroll
     for (int u = 0; u < SPL_BATCH; u++)
@@ -302,94 +303,54 @@ __device__ __forceinline__ void chain_fwd(double *__restrict__ v, const double *
       }
 #pragma unroll
     for (int u = 0; u < SPL_BATCH; u++)
-      if (u < nb) v[i0 + u] = vv[u];
+      if (u < nb) v[i0 + u * step] = vv[u];
   }
 }
 
-// v[j] -= f[j] * v[j + 1] for j = e-1 down to a (v[e] final).
-__device__ __forceinline__ void chain_bwd(double *__restrict__ v, const double *__restrict__ f,
-                                          int a, int e) {
-  double prev = v[e];
-  for (int j0 = e - 1; j0 >= a; j0 -= SPL_BATCH) {
-    const int nb = min(SPL_BATCH, j0 - a + 1);
-    double fv[SPL_BATCH], vv[SPL_BATCH];
-#pragma unroll
-    for (int u = 0; u < SPL_BATCH; u++)
-      if (u < nb) {
-        fv[u] = f[j0 - u];
-        vv[u] = v[j0 - u];
-      }
-#pragma unroll
-    for (int u = 0; u < SPL_BATCH; u++)
-      if (u < nb) {
-        vv[u] -= fv[u] * prev;
-        prev = vv[u];
-      }
-#pragma unroll
-    for (int u = 0; u < SPL_BATCH; u++)
-      if (u < nb) v[j0 - u] = vv[u];
-  }
-}
-
-// The carry correction of rows s .. end-1 with carry v[s - 1]: q *= -f[i],
-// v[i] += q * carry, stop after the row where |q| < CARRY_EPS.
-__device__ __forceinline__ void carry_fwd(double *__restrict__ v, const double *__restrict__ f,
-                                          int s, int end) {
-  const double carry = v[s - 1];
+// The carry correction of the n rows first, first + step, ... with carry
+// v[first - step]: q *= -f[i], v[i] += q * carry, stop after the row where
+// |q| < CARRY_EPS.
+__device__ __forceinline__ void carry(double *__restrict__ v, const double *__restrict__ f,
+                                      int first, int n, int step) {
+  const double cv = v[first - step];
   double q = 1;
-  for (int i0 = s; i0 < end; i0 += SPL_BATCH) {
-    const int nb = min(SPL_BATCH, end - i0);
+  for (int b = 0; b < n; b += SPL_BATCH) {
+    const int nb = min(SPL_BATCH, n - b), i0 = first + b * step;
     double fv[SPL_BATCH], vv[SPL_BATCH];
 #pragma unroll
     for (int u = 0; u < SPL_BATCH; u++)
       if (u < nb) {
-        fv[u] = f[i0 + u];
-        vv[u] = v[i0 + u];
+        fv[u] = f[i0 + u * step];
+        vv[u] = v[i0 + u * step];
       }
     int nw = 0, done = 0;
 #pragma unroll
     for (int u = 0; u < SPL_BATCH; u++)
       if (u < nb && !done) {
         q *= -fv[u];
-        vv[u] += q * carry;
+        vv[u] += q * cv;
         nw = u + 1;
         if (fabs(q) < RVS_SPLINE_CARRY_EPS) done = 1;
       }
 #pragma unroll
     for (int u = 0; u < SPL_BATCH; u++)
-      if (u < nw) v[i0 + u] = vv[u];
+      if (u < nw) v[i0 + u * step] = vv[u];
     if (done) return;
   }
 }
 
-// The same downward: rows top-1 down to lo with carry v[top].
-__device__ __forceinline__ void carry_bwd(double *__restrict__ v, const double *__restrict__ f,
-                                          int lo, int top) {
-  const double carry = v[top];
-  double q = 1;
-  for (int j0 = top - 1; j0 >= lo; j0 -= SPL_BATCH) {
-    const int nb = min(SPL_BATCH, j0 - lo + 1);
-    double fv[SPL_BATCH], vv[SPL_BATCH];
-#pragma unroll
-    for (int u = 0; u < SPL_BATCH; u++)
-      if (u < nb) {
-        fv[u] = f[j0 - u];
-        vv[u] = v[j0 - u];
-      }
-    int nw = 0, done = 0;
-#pragma unroll
-    for (int u = 0; u < SPL_BATCH; u++)
-      if (u < nb && !done) {
-        q *= -fv[u];
-        vv[u] += q * carry;
-        nw = u + 1;
-        if (fabs(q) < RVS_SPLINE_CARRY_EPS) done = 1;
-      }
-#pragma unroll
-    for (int u = 0; u < SPL_BATCH; u++)
-      if (u < nw) v[j0 - u] = vv[u];
-    if (done) return;
-  }
+// Up: rows a .. e-1 (v[a - 1] final).  Down: rows e-1 down to a (v[e] final).
+__device__ __forceinline__ void chain_fwd(double *v, const double *f, int a, int e) {
+  chain(v, f, a, e - a, 1);
+}
+__device__ __forceinline__ void chain_bwd(double *v, const double *f, int a, int e) {
+  chain(v, f, e - 1, e - a, -1);
+}
+__device__ __forceinline__ void carry_fwd(double *v, const double *f, int s, int end) {
+  carry(v, f, s, end - s, 1);
+}
+__device__ __forceinline__ void carry_bwd(double *v, const double *f, int lo, int top) {
+  carry(v, f, top - 1, top - lo, -1);
 }
 
 __device__ void spline_recur_up(double *v, const double *f, int m, int tid, int par) {
@@ -674,6 +635,18 @@ __global__ void finish_kernel(const dreq *__restrict__ reqs, const dreqarm *__re
 // running lane q's sum itself; t_i is the model after the band that the
 // chisq kernel stored (tt).  a: the coefficients finish_kernel left at the
 // start of the item's sums; the result goes to iout[item][0].
+// r_i^2 of one pixel (resid_kernel)
+__device__ __forceinline__ double resid_px(const dslotarm &A, const double *a,
+                                           const double *__restrict__ t, int n, int P, int i) {
+  double c = a[0] * A.B[i];
+#pragma unroll
+  for (int j = 1; j < RVS_CUDA_MAX_NPOLY; j++)
+    if (j < P) c += a[j] * A.B[(size_t)j * n + i];
+  const double ws = t[i] * A.isig[i];
+  const double rr = A.D[i] - ws * c;
+  return rr * rr;
+}
+
 #define RESID_THREADS 128
 __global__ void __launch_bounds__(RESID_THREADS)
 resid_kernel(const ditem *__restrict__ items, int nitems, const dslotarm *__restrict__ slotarms,
@@ -695,25 +668,9 @@ resid_kernel(const ditem *__restrict__ items, int nitems, const dslotarm *__rest
 #pragma unroll
     for (int j = 0; j < RVS_CUDA_MAX_NPOLY; j++) a[j] = j < P ? co[j] : 0.0;
 #pragma unroll 2
-    for (int i = q; i < n4; i += 4) {
-      double c = a[0] * A.B[i];
-#pragma unroll
-      for (int j = 1; j < RVS_CUDA_MAX_NPOLY; j++)
-        if (j < P) c += a[j] * A.B[(size_t)j * n + i];
-      const double ws = t[i] * A.isig[i];
-      const double rr = A.D[i] - ws * c;
-      sum += rr * rr;
-    }
+    for (int i = q; i < n4; i += 4) sum += resid_px(A, a, t, n, P, i);
     if (q == 0)
-      for (int i = n4; i < n; i++) {
-        double c = a[0] * A.B[i];
-#pragma unroll
-        for (int j = 1; j < RVS_CUDA_MAX_NPOLY; j++)
-          if (j < P) c += a[j] * A.B[(size_t)j * n + i];
-        const double ws = t[i] * A.isig[i];
-        const double rr = A.D[i] - ws * c;
-        sum += rr * rr;
-      }
+      for (int i = n4; i < n; i++) sum += resid_px(A, a, t, n, P, i);
   }
   // the item's four threads are lanes 4k..4k+3 of one warp (every lane shuffles)
   const int base = lane & ~3;
