@@ -5,7 +5,6 @@
 #include "rvs_test.h"
 
 #include <stdlib.h>
-#include <string.h>
 
 #include "core/doppler.h"
 #include "core/spline.h"
@@ -154,86 +153,6 @@ static void chunked_solve_vs_sequential_long_double(void **state) {
     rvs_spline_free(&s);
     free(x), free(y), free(c), free(d), free(zr), free(z2), free(work);
   }
-}
-
-/* The CUDA backend runs the carry corrections concurrently when
- * rvs_spline_carries_independent says so: each chunk's correction starts from
- * the carry as it stands after the chains.  A host transliteration of that
- * order must give the serial solve's bits, and the flag must be 0 where a
- * correction does reach a carry row. */
-static void par_recur(double *v, const double *f, size_t m, int down) {
-  size_t L = m / RVS_SPLINE_NCHUNK, r = m - RVS_SPLINE_NCHUNK * L;
-  double carry[RVS_SPLINE_NCHUNK];
-  if (!down) {
-    for (size_t c = 0; c < RVS_SPLINE_NCHUNK; c++)
-      for (size_t i = c * L + 1; i < c * L + L; i++) v[i] -= f[i] * v[i - 1];
-    for (size_t i = RVS_SPLINE_NCHUNK * L; i < m; i++) v[i] -= f[i] * v[i - 1];
-    for (size_t c = 1; c < RVS_SPLINE_NCHUNK; c++) carry[c] = v[c * L - 1];
-    for (size_t c = RVS_SPLINE_NCHUNK - 1; c >= 1; c--) { /* any order: reverse */
-      size_t end = c + 1 < RVS_SPLINE_NCHUNK ? (c + 1) * L : m;
-      double q = 1;
-      for (size_t i = c * L; i < end; i++) {
-        q *= -f[i];
-        v[i] += q * carry[c];
-        if (fabs(q) < RVS_SPLINE_CARRY_EPS) break;
-      }
-    }
-  } else {
-    for (size_t c = 0; c < RVS_SPLINE_NCHUNK; c++)
-      for (size_t j = r + c * L + L - 1; j-- > r + c * L;) v[j] -= f[j] * v[j + 1];
-    for (size_t c = 0; c + 1 < RVS_SPLINE_NCHUNK; c++) carry[c] = v[r + (c + 1) * L];
-    for (size_t c = 0; c + 1 < RVS_SPLINE_NCHUNK; c++) { /* any order: upward */
-      double q = 1;
-      for (size_t j = r + (c + 1) * L; j-- > r + c * L;) {
-        q *= -f[j];
-        v[j] += q * carry[c];
-        if (fabs(q) < RVS_SPLINE_CARRY_EPS) break;
-      }
-    }
-    for (size_t j = r; j-- > 0;) v[j] -= f[j] * v[j + 1];
-  }
-}
-
-static void parallel_carry_corrections_same_bits(void **state) {
-  (void)state;
-  uint64_t seed = 515;
-  size_t sizes[3] = {6450, 5003, 600};
-  for (int t = 0; t < 3; t++) {
-    size_t n = sizes[t], m = n - 2;
-    double *x = t == 0 ? log_grid(3500.0, 10000.0, n) : random_grid(n, &seed);
-    double *y = malloc(sizeof(double) * n), *z = calloc(n, sizeof(double));
-    assert_true(y && z);
-    for (size_t i = 0; i < n; i++) y[i] = exp(sin((double)i / 37.0)) * (1 + urand(&seed));
-    rvs_spline s;
-    assert_int_equal(rvs_spline_init(&s, x, y, n, RVS_GRID_AUTO), RVS_OK);
-    assert_int_equal(rvs_spline_carries_independent(s.tri_g, m, 0), 1);
-    assert_int_equal(rvs_spline_carries_independent(s.tri_c, m, 1), 1);
-    double *v = z + 1;
-    for (size_t i = 0; i < m; i++) {
-      double b0 = (y[i + 1] - y[i]) * s.hinv[i], b1 = (y[i + 2] - y[i + 1]) * s.hinv[i + 1];
-      v[i] = 6 * (b1 - b0) * s.tri_d[i];
-    }
-    par_recur(v, s.tri_g, m, 0);
-    par_recur(v, s.tri_c, m, 1);
-    size_t differ = 0;
-    for (size_t i = 1; i + 1 < n; i++) differ += memcmp(&z[i], &s.z[i], sizeof(double)) != 0;
-    assert_int_equal(differ, 0);
-    assert_true(s.z[n / 2] != 0.0); /* a real solve, not zeros */
-    rvs_spline_free(&s);
-    free(x), free(y), free(z);
-  }
-  /* slowly decaying factors: corrections run through whole chunks */
-  size_t m = RVS_SPLINE_NCHUNK * RVS_SPLINE_CHUNK_MIN;
-  double *f = malloc(sizeof(double) * m);
-  assert_non_null(f);
-  for (size_t i = 0; i < m; i++) f[i] = 0.9;
-  assert_int_equal(rvs_spline_carries_independent(f, m, 0), 0);
-  assert_int_equal(rvs_spline_carries_independent(f, m, 1), 0);
-  for (size_t i = 0; i < m; i++) f[i] = 0.2; /* 0.2^58 < 1e-40: stops in time */
-  assert_int_equal(rvs_spline_carries_independent(f, m, 0), 1);
-  assert_int_equal(rvs_spline_carries_independent(f, m, 1), 1);
-  assert_int_equal(rvs_spline_carries_independent(f, m - 1, 0), 0); /* below the chunked size */
-  free(f);
 }
 
 static void exact_at_nodes(void **state) {
@@ -593,7 +512,6 @@ static void doppler_eval_and_set_y(void **state) {
 static const struct CMUnitTest tests[] = {
     cmocka_unit_test(second_derivs_vs_dense_solve),
     cmocka_unit_test(chunked_solve_vs_sequential_long_double),
-    cmocka_unit_test(parallel_carry_corrections_same_bits),
     cmocka_unit_test(exact_at_nodes),
     cmocka_unit_test(reproduces_linear_function),
     cmocka_unit_test(c2_continuity_and_natural_ends),

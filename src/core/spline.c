@@ -127,32 +127,6 @@ static void recur_down(double *v, const double *f, size_t m) {
   }
 }
 
-int rvs_spline_carries_independent(const double *f, size_t m, int down) {
-  if (m < NCHUNK * CHUNK_MIN) return 0;
-  size_t L = m / NCHUNK, r = m - NCHUNK * L;
-  /* up: chunk c (1..NCHUNK-2) must stop before its last row (c+1)L - 1,
-   * the carry of chunk c+1; down: chunk c (1..NCHUNK-2), corrected from
-   * r + (c+1)L - 1 downwards, must stop above its first row r + cL, the
-   * carry of chunk c-1.  The last chunk up / first chunk down feed none. */
-  for (size_t c = 1; c + 1 < NCHUNK; c++) {
-    double q = 1;
-    int stopped = 0;
-    if (!down) {
-      for (size_t i = c * L; i + 1 < (c + 1) * L && !stopped; i++) {
-        q *= -f[i];
-        if (fabs(q) < CARRY_EPS) stopped = 1;
-      }
-    } else {
-      for (size_t j = r + (c + 1) * L; j-- > r + c * L + 1 && !stopped;) {
-        q *= -f[j];
-        if (fabs(q) < CARRY_EPS) stopped = 1;
-      }
-    }
-    if (!stopped) return 0;
-  }
-  return 1;
-}
-
 /* z[0..n-1] from the grid factors: forward elimination then back
  * substitution, in place in z[1..n-2]. */
 RVS_CLONES static void solve_z(const double *y, size_t n, const double *cdash, const double *iden,

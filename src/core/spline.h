@@ -46,14 +46,6 @@ enum {
 #define RVS_SPLINE_CHUNK_MIN 64
 #define RVS_SPLINE_CARRY_EPS 1e-40
 
-/* 1 when no carry correction of the recurrence over the m rows with factors
- * f (up: tri_g; down, down != 0: tri_c) reaches the row that another chunk
- * reads as its carry, so that running the corrections concurrently, each
- * from the carry as it stands after the chains, gives the same bits as
- * running them in order (the CUDA backend's parallel corrections).  Where
- * they stop depends on f alone.  0 otherwise, and below the chunked size. */
-int rvs_spline_carries_independent(const double *f, size_t m, int down);
-
 typedef struct rvs_spline {
   size_t n;       /* number of nodes (>= 4) */
   double *x;      /* [n] nodes, strictly increasing (owns the one allocation) */

@@ -59,7 +59,6 @@ typedef struct dsetup {
   const double *x, *hinv;  // template grid, 1/h
   const double *cdash, *iden, *g; // Thomas factors of the spline system (m = nt-2)
   int nt, float_bits, log_spec, grid_kind;
-  int par_carry, pad;      // bit 0 / 1: the up / down carry corrections are independent
   double x0, inv_dx;       // O(1) interval guess (as core/spline.c)
 } dsetup;
 
@@ -263,147 +262,72 @@ __global__ void vsini_kernel(const int *__restrict__ vlist, const dtpl *__restri
 
 // The Thomas recurrences of core/spline.c (recur_up / recur_down), operation
 // for operation: below NCHUNK * CHUNK_MIN rows one sequential chain;
-// otherwise NCHUNK chains (one lane each) solved from a zero carry, the
-// remainder rows, then the carry corrections in the CPU's order.
-//
-// Latency, not arithmetic, bounds these chains (each step needs the previous
-// one), so every chain loads SPL_BATCH rows of v and f into registers at a
-// time and runs the steps from registers: one memory latency per batch
-// instead of one per row; the operations are the CPU's, one by one.
-//
-// Carry corrections: chunk c's correction reads the carry at the edge of its
-// neighbour chunk; it stops (|q| < CARRY_EPS) after a number of rows that
-// depends on the grid factors f only.  When no correction reaches the
-// neighbour's carry row (setup flag par_carry, computed on the host by
-// rvs_spline_carries_independent), the carries are final before any correction runs
-// and the corrections run in parallel, one lane per chunk, with the same
-// result; otherwise lane 0 runs them in order, as the CPU.  v and f are in
-// global memory; the caller is one warp per template.
-#define SPL_BATCH 8
-
-// The dependent chain v[i] -= f[i] * v[i - step] over the n rows
-// first, first + step, ... (step = +1 up, -1 down; v[first - step] final).
-__device__ __forceinline__ void chain(double *__restrict__ v, const double *__restrict__ f,
-                                      int first, int n, int step) {
-  double prev = v[first - step];
-  for (int b = 0; b < n; b += SPL_BATCH) {
-    const int nb = min(SPL_BATCH, n - b), i0 = first + b * step;
-    double fv[SPL_BATCH], vv[SPL_BATCH];
-#pragma unroll
-    for (int u = 0; u < SPL_BATCH; u++)
-      if (u < nb) {
-        fv[u] = f[i0 + u * step];
-        vv[u] = v[i0 + u * step];
-      }
-#pragma unroll
-    for (int u = 0; u < SPL_BATCH; u++)
-      if (u < nb) {
-        vv[u] -= fv[u] * prev;
-        prev = vv[u];
-      }
-#pragma unroll
-    for (int u = 0; u < SPL_BATCH; u++)
-      if (u < nb) v[i0 + u * step] = vv[u];
-  }
-}
-
-// The carry correction of the n rows first, first + step, ... with carry
-// v[first - step]: q *= -f[i], v[i] += q * carry, stop after the row where
-// |q| < CARRY_EPS.
-__device__ __forceinline__ void carry(double *__restrict__ v, const double *__restrict__ f,
-                                      int first, int n, int step) {
-  const double cv = v[first - step];
-  double q = 1;
-  for (int b = 0; b < n; b += SPL_BATCH) {
-    const int nb = min(SPL_BATCH, n - b), i0 = first + b * step;
-    double fv[SPL_BATCH], vv[SPL_BATCH];
-#pragma unroll
-    for (int u = 0; u < SPL_BATCH; u++)
-      if (u < nb) {
-        fv[u] = f[i0 + u * step];
-        vv[u] = v[i0 + u * step];
-      }
-    int nw = 0, done = 0;
-#pragma unroll
-    for (int u = 0; u < SPL_BATCH; u++)
-      if (u < nb && !done) {
-        q *= -fv[u];
-        vv[u] += q * cv;
-        nw = u + 1;
-        if (fabs(q) < RVS_SPLINE_CARRY_EPS) done = 1;
-      }
-#pragma unroll
-    for (int u = 0; u < SPL_BATCH; u++)
-      if (u < nw) v[i0 + u * step] = vv[u];
-    if (done) return;
-  }
-}
-
-// Up: rows a .. e-1 (v[a - 1] final).  Down: rows e-1 down to a (v[e] final).
-__device__ __forceinline__ void chain_fwd(double *v, const double *f, int a, int e) {
-  chain(v, f, a, e - a, 1);
-}
-__device__ __forceinline__ void chain_bwd(double *v, const double *f, int a, int e) {
-  chain(v, f, e - 1, e - a, -1);
-}
-__device__ __forceinline__ void carry_fwd(double *v, const double *f, int s, int end) {
-  carry(v, f, s, end - s, 1);
-}
-__device__ __forceinline__ void carry_bwd(double *v, const double *f, int lo, int top) {
-  carry(v, f, top - 1, top - lo, -1);
-}
-
-__device__ void spline_recur_up(double *v, const double *f, int m, int tid, int par) {
+// otherwise NCHUNK chains (one thread each) solved from a zero carry, then
+// the remainder rows and the carry corrections by one thread, in the CPU's
+// order.  The caller's block is one warp; v and f are in global memory.
+__device__ void spline_recur_up(double *v, const double *f, int m, int tid) {
   if (m < RVS_SPLINE_NCHUNK * RVS_SPLINE_CHUNK_MIN) {
-    if (tid == 0) chain_fwd(v, f, 1, m);
+    if (tid == 0)
+      for (int i = 1; i < m; i++) v[i] -= f[i] * v[i - 1];
     return;
   }
   const int L = m / RVS_SPLINE_NCHUNK;
-  if (tid < RVS_SPLINE_NCHUNK) chain_fwd(v, f, tid * L + 1, tid * L + L);
-  __syncwarp();
-  if (tid == 0 && RVS_SPLINE_NCHUNK * L < m) chain_fwd(v, f, RVS_SPLINE_NCHUNK * L, m);
-  __syncwarp();
-  if (par) {
-    const int c = tid;
-    if (c >= 1 && c < RVS_SPLINE_NCHUNK)
-      carry_fwd(v, f, c * L, c + 1 < RVS_SPLINE_NCHUNK ? (c + 1) * L : m);
-  } else if (tid == 0) {
-    for (int c = 1; c < RVS_SPLINE_NCHUNK; c++)
-      carry_fwd(v, f, c * L, c + 1 < RVS_SPLINE_NCHUNK ? (c + 1) * L : m);
+  if (tid < RVS_SPLINE_NCHUNK) {
+    const int b = tid * L;
+    for (int t = 1; t < L; t++) v[b + t] -= f[b + t] * v[b + t - 1];
+  }
+  __syncthreads();
+  if (tid == 0) {
+    for (int i = RVS_SPLINE_NCHUNK * L; i < m; i++) v[i] -= f[i] * v[i - 1];
+    for (int c = 1; c < RVS_SPLINE_NCHUNK; c++) {
+      const int s0 = c * L, end = c + 1 < RVS_SPLINE_NCHUNK ? s0 + L : m;
+      const double carry = v[s0 - 1];
+      double q = 1;
+      for (int i = s0; i < end; i++) {
+        q *= -f[i];
+        v[i] += q * carry;
+        if (fabs(q) < RVS_SPLINE_CARRY_EPS) break;
+      }
+    }
   }
 }
 
-__device__ void spline_recur_down(double *v, const double *f, int m, int tid, int par) {
+__device__ void spline_recur_down(double *v, const double *f, int m, int tid) {
   if (m < RVS_SPLINE_NCHUNK * RVS_SPLINE_CHUNK_MIN) {
-    if (tid == 0) chain_bwd(v, f, 0, m - 1);
+    if (tid == 0)
+      for (int j = m - 2; j >= 0; j--) v[j] -= f[j] * v[j + 1];
     return;
   }
   const int L = m / RVS_SPLINE_NCHUNK, r = m - RVS_SPLINE_NCHUNK * L;
-  // chunk c = [r + cL, r + (c+1)L) from its top down
-  if (tid < RVS_SPLINE_NCHUNK) chain_bwd(v, f, r + tid * L, r + tid * L + L - 1);
-  __syncwarp();
-  if (par) {
-    const int c = tid;
-    if (c < RVS_SPLINE_NCHUNK - 1) carry_bwd(v, f, r + c * L, r + (c + 1) * L);
-    if (c == 0 && r > 0) chain_bwd(v, f, 0, r); // after chunk 0 is final at row r
-  } else if (tid == 0) {
-    for (int c = RVS_SPLINE_NCHUNK - 2; c >= 0; c--) carry_bwd(v, f, r + c * L, r + (c + 1) * L);
-    if (r > 0) chain_bwd(v, f, 0, r);
+  if (tid < RVS_SPLINE_NCHUNK) { // chunk [r + cL, r + (c+1)L) from its top down
+    const int lo = r + tid * L, top = lo + L - 1;
+    for (int j = top - 1; j >= lo; j--) v[j] -= f[j] * v[j + 1];
+  }
+  __syncthreads();
+  if (tid == 0) {
+    for (int c = RVS_SPLINE_NCHUNK - 2; c >= 0; c--) {
+      const int top = r + (c + 1) * L, lo = r + c * L;
+      const double carry = v[top];
+      double q = 1;
+      for (int j = top - 1; j >= lo; j--) {
+        q *= -f[j];
+        v[j] += q * carry;
+        if (fabs(q) < RVS_SPLINE_CARRY_EPS) break;
+      }
+      if (c == 0)
+        for (int j = r - 1; j >= 0; j--) v[j] -= f[j] * v[j + 1];
+    }
   }
 }
 
 // z of one template (solve_z of core/spline.c): rhs, forward, backward, in
-// place in z[1..nt-2].  One warp per template, SPLINE_WARPS per block (warps
-// never wait for each other: only __syncwarp).
-#define SPLINE_WARPS 4
-__global__ void __launch_bounds__(32 * SPLINE_WARPS)
+// place in z[1..nt-2].  One warp per template.
+__global__ void __launch_bounds__(32)
 spline_exact_kernel(const dtpl *__restrict__ tpls, const dsetup *__restrict__ setups,
-                    double *__restrict__ tbuf, int ntpl) {
-  const int tix = blockIdx.x * SPLINE_WARPS + (threadIdx.x >> 5);
-  if (tix >= ntpl) return; // the whole warp
-  const dtpl T = tpls[tix];
+                    double *__restrict__ tbuf) {
+  const dtpl T = tpls[blockIdx.x];
   const dsetup S = setups[T.setup];
-  const int nt = S.nt, m = nt - 2, tid = threadIdx.x & 31;
+  const int nt = S.nt, m = nt - 2, tid = threadIdx.x;
   const double *y = tbuf + T.buf + nt;
   double *z = tbuf + T.buf + 2 * (long long)nt;
   double *v = z + 1;
@@ -411,11 +335,11 @@ spline_exact_kernel(const dtpl *__restrict__ tpls, const dsetup *__restrict__ se
     const double b0 = (y[i + 1] - y[i]) * S.hinv[i], b1 = (y[i + 2] - y[i + 1]) * S.hinv[i + 1];
     v[i] = 6 * (b1 - b0) * S.iden[i];
   }
-  __syncwarp();
-  spline_recur_up(v, S.g, m, tid, S.par_carry & 1);
-  __syncwarp();
-  spline_recur_down(v, S.cdash, m, tid, S.par_carry & 2);
-  __syncwarp();
+  __syncthreads();
+  spline_recur_up(v, S.g, m, tid);
+  __syncthreads();
+  spline_recur_down(v, S.cdash, m, tid);
+  __syncthreads();
   if (tid == 0) {
     z[0] = 0;
     z[nt - 1] = 0;
@@ -735,7 +659,7 @@ typedef struct cuda_backend {
   size_t pool_cap[NPOOL];
   size_t scratch_limit, max_tpl, max_tpl_user;
   size_t max_ttpix; // model pixels (doubles of POOL_TT) per pass
-  int ne_split;     // 1: model_kernel + ne_pN; 0: the fused chisq_pN (RVS_CUDA_NE)
+  int ne_split;     // 1 (default): model_kernel + ne_pN; 0: the fused chisq_pN (RVS_CUDA_NE=fused)
   // host scratch of a pass (grown, reused)
   rvs_cuda_tplmap map;
   int *rq_tid;            // [nreq * MAXARMS]
@@ -849,8 +773,6 @@ static int setup_index(cuda_backend *cb, const rvs_interp *ip, int *out) {
     memcpy(h + 3 * nt, spl.tri_d, sizeof(double) * nt);
     memcpy(h + 4 * nt, spl.tri_g, sizeof(double) * nt);
     D->grid_kind = spl.grid_kind;
-    D->par_carry = (rvs_spline_carries_independent(spl.tri_g, nt - 2, 0) ? 1 : 0) |
-                   (rvs_spline_carries_independent(spl.tri_c, nt - 2, 1) ? 2 : 0);
     D->x0 = spl.x0;
     D->inv_dx = spl.inv_dx;
     rvs_spline_free(&spl);
@@ -1503,8 +1425,7 @@ static int gpu_pass(cuda_backend *cb, const rvs_eval_request *req, const int *gi
     }
     PHASE(3)
     if (ndev > 0) {
-      spline_exact_kernel<<<(unsigned)((ndev + SPLINE_WARPS - 1) / SPLINE_WARPS), 32 * SPLINE_WARPS,
-                            0, st>>>(d_tpl, cb->d_setups, d_tbuf, (int)ndev);
+      spline_exact_kernel<<<(unsigned)ndev, 32, 0, st>>>(d_tpl, cb->d_setups, d_tbuf);
       if ((e = cudaGetLastError()) != cudaSuccess) { rc = cuda_fail(e, "spline_exact_kernel", __FILE__, __LINE__); break; }
     }
     PHASE(4)
@@ -1735,7 +1656,9 @@ static int cu_init(cuda_backend *cb) {
     CK(cudaFuncSetAttribute(chisq_kernels[p], cudaFuncAttributeMaxDynamicSharedMemorySize, (int)need));
   CK(cudaFuncSetAttribute(model_kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)need));
   const char *ne = getenv("RVS_CUDA_NE");
-  cb->ne_split = ne && strcmp(ne, "split") == 0;
+  // split by default: 6.0 s of likelihood against 7.9 s fused (H200, 13.5 M
+  // requests, same bits); RVS_CUDA_NE=fused for the fused kernels
+  cb->ne_split = !(ne && strcmp(ne, "fused") == 0);
   const char *pe = getenv("RVS_CUDA_PROFILE");
   cb->profile = pe && pe[0] == '1';
   for (int k = 0; cb->profile && k <= NPHASE; k++) CK(cudaEventCreate(&cb->ev[k]));
