@@ -227,9 +227,58 @@ static void backend_memory_full_shrinks_pool(void **state) {
   assert_int_equal(st.pool_shrinks, 0);
 }
 
+
+/* Repeated points are answered from the fit's memo with the backend's bits:
+ * each fit of the scheduler (memo on) ends bitwise where the same fit driven
+ * by hand ends (ask/tell, every request evaluated), the backend saw fewer
+ * requests, and requests + memo answers = the requests of the hand-driven fits. */
+static void memo_answers_repeats_with_same_bits(void **state) {
+  (void)state;
+  static rvs_fit_job jobs[NJ];
+  static rvs_spectrum specs[NJ];
+  double flux0[NJ];
+  mock m;
+  rvs_scheduler_stats st;
+  run_all(4, 0, jobs, specs, flux0, &m, &st);
+  assert_true(st.memo_hits > 0);
+  rvs_fit_config cfg;
+  rvs_fit_config_default(&cfg, 4, NAMES);
+  long asked = 0;
+  for (int j = 0; j < NJ; j++) {
+    if (j == 5) continue; /* failed at add_slot: never asked anything */
+    rvs_fit f;
+    assert_int_equal(rvs_fit_init(&f, &cfg, 0, jobs[j].params0, jobs[j].vsini0), RVS_OK);
+    const rvs_eval_request *r;
+    int n;
+    while ((n = rvs_fit_ask(&f, &r)) > 0) {
+      rvs_eval_result res[512];
+      assert_true(n <= 512);
+      for (int i = 0; i < n; i++) {
+        memset(&res[i], 0, sizeof res[i]);
+        res[i].m2lnl = m2lnl(flux0[j], r[i].vel, r[i].params);
+        res[i].narms = 1;
+      }
+      asked += n;
+      assert_int_equal(rvs_fit_tell(&f, res), RVS_OK);
+    }
+    const rvs_fit_result *h = rvs_fit_get_result(&f);
+    assert_int_equal(jobs[j].status, RVS_OK);
+    assert_true(h->vel == jobs[j].result.vel);
+    assert_true(h->vel_err == jobs[j].result.vel_err);
+    for (int k = 0; k < 4; k++) {
+      assert_true(h->param[k] == jobs[j].result.param[k]);
+      assert_true(h->param_err[k] == jobs[j].result.param_err[k]);
+    }
+    rvs_fit_free(&f);
+  }
+  assert_int_equal(st.requests + st.memo_hits, asked);
+  assert_int_equal(m.nevals, st.requests);
+}
+
 static const struct CMUnitTest tests[] = {
     cmocka_unit_test(pool_size_does_not_change_answers),
     cmocka_unit_test(parallel_stepping_same_answers),
     cmocka_unit_test(backend_memory_full_shrinks_pool),
+    cmocka_unit_test(memo_answers_repeats_with_same_bits),
 };
 RVS_TEST_MAIN(tests)

@@ -85,7 +85,8 @@ typedef struct rvs_fit_output {
   long npix_arm[RVS_MAXARMS];
   double vel_ccf;                   /* CCF velocity (NaN without CCF) */
   int minimize_success, bad_hessian;
-  long nevals;                      /* likelihood evaluations used */
+  long nevals;                      /* likelihood evaluations the fit asked for (repeated
+                                     * points among them answered from its memo) */
 } rvs_fit_output;
 
 int rvs_fit_one(rvs_context *ctx, const rvs_spectrum *spec, const rvs_start *start,
@@ -143,6 +144,8 @@ typedef struct rvs_timing {
                                 * other (best-fit model, continuum-only fit) */
   long phase_requests[RVS_TIME_NPHASES];
   long rounds, requests, fits;
+  long memo_hits;            /* requests answered from the fit's memo of earlier answers
+                              * (identical points asked again), not by the backend */
   /* rounds by their number of requests, in factors of 4: bucket k holds the
    * rounds with 4^k <= requests < 4^(k+1) (the last one: all above); their
    * count, requests and evaluate seconds.  Shows whether the time goes into

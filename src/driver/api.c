@@ -531,6 +531,7 @@ int rvs_fit_stream(rvs_context *ctx, const rvs_stream_callbacks *cb) {
   t->eval_seconds += st.eval_seconds;
   t->rounds += st.rounds;
   t->requests += st.requests;
+  t->memo_hits += st.memo_hits;
   for (int k = 0; k < RVS_ROUND_BUCKETS; k++) {
     t->size_rounds[k] += st.size_rounds[k];
     t->size_requests[k] += st.size_requests[k];

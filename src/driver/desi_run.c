@@ -459,6 +459,7 @@ void rvs_desi_run_report_timing(const rvs_desi_run *run, FILE *out) {
     }
     sum.rounds += t.rounds;
     sum.requests += t.requests;
+    sum.memo_hits += t.memo_hits;
     for (int b = 0; b < RVS_ROUND_BUCKETS; b++) {
       sum.size_rounds[b] += t.size_rounds[b];
       sum.size_requests[b] += t.size_requests[b];
@@ -476,13 +477,13 @@ void rvs_desi_run_report_timing(const rvs_desi_run *run, FILE *out) {
            "reader thread), waiting for files %.1f s, CCF starts %.1f s, "
            "evaluations %.1f s [scan %.1f, minimiser %.1f, error sampler %.1f, Hessian %.1f, "
            "model+continuum %.1f], host stepping %.1f s; %ld fits, %ld rounds, %ld evaluations "
-           "(%.0f per fit)",
+           "(%.0f per fit; %ld repeated points answered from memory)",
            run->nworkers, sum.total_seconds, run->io_seconds, run->ahead_seconds,
            run->wait_seconds, sum.start_seconds, sum.eval_seconds,
            sum.phase_seconds[RVS_TIME_SCAN], sum.phase_seconds[RVS_TIME_MINIMISER],
            sum.phase_seconds[RVS_TIME_SAMPLER], sum.phase_seconds[RVS_TIME_HESSIAN],
            sum.phase_seconds[RVS_TIME_OTHER], host > 0 ? host : 0.0, sum.fits, sum.rounds,
-           sum.requests, sum.fits ? (double)sum.requests / (double)sum.fits : 0.0);
+           sum.requests, sum.fits ? (double)sum.requests / (double)sum.fits : 0.0, sum.memo_hits);
   rvs_log(RVS_LOG_INFO, "%s", line);
   if (out) fprintf(out, "rvs_desi_fit: %s\n", line);
   /* rounds by size: "<4^(k+1) requests: rounds, requests, seconds" */

@@ -39,6 +39,9 @@ typedef struct rvs_scheduler_stats {
    * RVS_ERR_NOMEM) with fits in flight: the pool shrank to those fits and the
    * spectrum waited for room, instead of failing */
   long pool_shrinks;
+  /* requests answered from the fits' memo of earlier answers (not counted
+   * in requests: those went to the backend) */
+  long memo_hits;
 } rvs_scheduler_stats;
 
 /* A source of jobs for rvs_fit_stream, so that new spectra (the next file)
