@@ -7,6 +7,7 @@
 # baseline.  Everything printed is also in $OUT/session.txt (the one file to
 # read back); the full logs stay in /tmp/gpu-session-logs on the device.
 # Usage (device, carry .gpucarry): scripts/gpu-session.sh [WORKERS...]
+# (GS_FUSED=0 skips the fused DESI run; DESI_NFILES shortens every run)
 here=$(cd "$(dirname "$0")/.." && pwd)
 C="$here/.gpucarry"
 out=${OUT:-$here/gpu-session-out}
@@ -27,7 +28,7 @@ done
 export OUT=$logs RVS_CUDA_PROFILE=1 DESI_NFILES=${DESI_NFILES:-10} DESI_NFIB_FIRST=${DESI_NFIB_FIRST:-1000}
 q() { grep -v "^date\|^host\|^NVIDIA"; }
 DESI_STEPS="prep gpu" "$C/gpu-check" desi | q
-RVS_CUDA_NE=fused DESI_TAG=fused DESI_STEPS=gpu "$C/gpu-check" desi | q
+[ "${GS_FUSED:-1}" = 1 ] && RVS_CUDA_NE=fused DESI_TAG=fused DESI_STEPS=gpu "$C/gpu-check" desi | q
 base=0
 [ -x "$C/bin/rvs_desi_fit_base" ] && base=1
 [ $base = 1 ] && DESI_FIT_BIN=rvs_desi_fit_base DESI_TAG=base DESI_STEPS=gpu "$C/gpu-check" desi | q
