@@ -1,6 +1,7 @@
 #!/bin/bash
 # One device call for a kernel change: bitwise parity of both likelihood
-# variants (split, the default, and fused), then DESI end to end with one
+# variants (split and fused, on builds that have the RVS_CUDA_NE switch, as
+# branch s7-gpu-kernels; main's build ignores it and runs its one kernel twice), then DESI end to end with one
 # worker (this build, its fused variant, and a baseline binary
 # .gpucarry/bin/rvs_desi_fit_base when present), the outputs compared with
 # each other, and the rates with WORKERS workers for this build and the

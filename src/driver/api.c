@@ -104,12 +104,11 @@ void rvs_context_free(rvs_context *ctx) {
             "path: %lld planning, %lld device flag), %lld templates, %lld device passes, %lld "
             "retries; CPU requests %.2f s, host planning %.2f s, "
             "device %.2f s; device ms: upload %.0f, interpolation %.0f, vsini %.0f, spline %.0f, "
-            "likelihood %.0f (+ %.0f), solve %.0f, residual %.0f, download %.0f",
+            "likelihood %.0f, finish %.0f",
             cs.gpu_requests, cs.cpu_requests, cs.cpu_fallbacks, cs.fb_host, cs.fb_device,
             cs.templates, cs.sub_batches,
             cs.oom_retries, cs.cpu_seconds, cs.host_seconds, cs.device_seconds, cs.phase_ms[0], cs.phase_ms[1],
-            cs.phase_ms[2], cs.phase_ms[3], cs.phase_ms[4], cs.phase_ms[5], cs.phase_ms[6],
-            cs.phase_ms[7], cs.phase_ms[8]);
+            cs.phase_ms[2], cs.phase_ms[3], cs.phase_ms[4], cs.phase_ms[5]);
     rvs_log(RVS_LOG_INFO,
             "CUDA backend host steps (s): de-duplication %.2f, location %.2f, request checks "
             "%.2f, staging %.2f, item sort %.2f, -2 ln L sums %.2f",

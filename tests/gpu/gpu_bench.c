@@ -123,7 +123,7 @@ int main(int argc, char **argv) {
         return 2;
       }
       int reps = n <= 20000 ? 5 : 3;
-      double t[8], hs = 0, ds = 0, ph[9] = {0};
+      double t[8], hs = 0, ds = 0, ph[6] = {0};
       long long tpl = 0;
       for (int r = 0; r < reps; r++) {
         rvs_cuda_stats a, b;
@@ -137,7 +137,7 @@ int main(int argc, char **argv) {
         rvs_backend_cuda_stats(gpu, &b);
         hs += b.host_seconds - a.host_seconds;
         ds += b.device_seconds - a.device_seconds;
-        for (int k = 0; k < 9; k++) ph[k] += b.phase_ms[k] - a.phase_ms[k];
+        for (int k = 0; k < 6; k++) ph[k] += b.phase_ms[k] - a.phase_ms[k];
         tpl = b.templates - a.templates;
       }
       qsort(t, (size_t)reps, sizeof(double), cmpd);
@@ -150,15 +150,12 @@ int main(int argc, char **argv) {
              eps / EVALS_PER_FIT, 1e3 * hs / reps, 1e3 * ds / reps, tpl,
              bad ? "  (non-OK results!)" : "");
       if (ph[4] > 0) {
-        printf("          phases ms/call: upload %.2f interp %.2f vsini %.2f spline %.2f chisq %.2f "
-               "ne %.2f solve %.2f resid %.2f download %.2f\n",
-               ph[0] / reps, ph[1] / reps, ph[2] / reps, ph[3] / reps, ph[4] / reps, ph[5] / reps,
-               ph[6] / reps, ph[7] / reps, ph[8] / reps);
+        printf("          phases ms/call: upload %.2f interp %.2f vsini %.2f spline %.2f chisq %.2f finish %.2f\n",
+               ph[0] / reps, ph[1] / reps, ph[2] / reps, ph[3] / reps, ph[4] / reps, ph[5] / reps);
         if (rep)
-          fprintf(rep, "phases mix=%s batch=%zu upload=%.3f interp=%.3f vsini=%.3f spline=%.3f chisq=%.3f "
-                  "ne=%.3f solve=%.3f resid=%.3f download=%.3f\n",
+          fprintf(rep, "phases mix=%s batch=%zu upload=%.3f interp=%.3f vsini=%.3f spline=%.3f chisq=%.3f finish=%.3f\n",
                   MIXNAME[mix], n, ph[0] / reps, ph[1] / reps, ph[2] / reps, ph[3] / reps,
-                  ph[4] / reps, ph[5] / reps, ph[6] / reps, ph[7] / reps, ph[8] / reps);
+                  ph[4] / reps, ph[5] / reps);
       }
       if (rep)
         fprintf(rep, "gpu mix=%s batch=%zu median_s=%.6f evals_per_s=%.1f fits_per_s=%.2f host_ms=%.3f dev_ms=%.3f templates=%lld bad=%ld\n",

@@ -78,7 +78,6 @@ typedef struct dtpl {
 typedef struct ditem {
   int slotarm, tpl;
   double shrink, lnoff;    // lam_rest = lam_obs * shrink; lnoff = ln(shrink) - x0
-  long long ttoff;         // the item's model after the band: tt[ttoff .. ttoff + n)
 } ditem;
 
 typedef struct dreqarm {
@@ -93,7 +92,6 @@ typedef struct dreq {
 } dreq;
 
 #define CHISQ_THREADS 128
-#define NPHASE 9                 // profiled device phases (rvs_cuda_stats.phase_ms)
 #define NE_GROUP (8 * RVS_NE_BLOCK) // pixels per warp iteration: one block per 4 lanes
 #define GPU_MAX_ND 1001          // wider resolution bands go to the CPU
 #define MAX_TPL_PER_PASS 60000   // grid.y of the template kernels (<= 65535, with slack)
@@ -385,223 +383,150 @@ spline_exact_kernel(const dtpl *__restrict__ tpls, const dsetup *__restrict__ se
 #include "backend/cuda/cuda_chisq_body.cuh"
 
 typedef void (*chisq_fn)(const ditem *, int, const dslotarm *, const dsetup *, const dtpl *,
-                         const double *, double *, int, double *);
+                         const double *, double *, int);
 static const chisq_fn chisq_kernels[RVS_CUDA_MAX_NPOLY + 1] = {
     NULL, chisq_p1, chisq_p2, chisq_p3, chisq_p4, chisq_p5, chisq_p6,
     chisq_p7, chisq_p8, chisq_p9, chisq_p10, chisq_p11, chisq_p12};
 
+// Per request: the solve of every arm, as rvs_chol_factor / rvs_chol_solve
+// of core/linalg.c (pivot threshold 4x stricter, so that a matrix the GPU
+// accepts is one the CPU accepts too).  Writes per item the coefficients
+// (over the start of its sums, for resid_kernel) and diag(L) to iout[item][1..P];
+// ln det and the sums are formed on the host (finish_requests).  flag = 1
+// sends the request to the CPU backend (eigen fallback, non-finite values,
+// bad template values inside the grid).
+__global__ void finish_kernel(const dreq *__restrict__ reqs, const dreqarm *__restrict__ ra,
+                              int nreq, double *__restrict__ acc, const int *__restrict__ tflag,
+                              int P, double *__restrict__ iout, int *__restrict__ out_flag) {
+  const int r = blockIdx.x * blockDim.x + threadIdx.x;
+  if (r >= nreq) return;
+  const dreq R = reqs[r];
+  const int NM = P * (P + 1) / 2, NACC = NM + P;
+  double L[RVS_CUDA_MAX_NPOLY * RVS_CUDA_MAX_NPOLY], v[RVS_CUDA_MAX_NPOLY];
+  int flag = 0;
+  for (int a = 0; a < R.narms && !flag; a++) {
+    const dreqarm A = ra[(size_t)r * RVS_MAXARMS + a];
+    if (A.item < 0) continue;               // NaN template: penalty only
+    const int bad = tflag[A.tpl];
+    if (bad & 2) {                          // exp below glibc's range: CPU
+      flag = 1;
+      break;
+    }
+    if (bad && A.outside > 0) continue;     // upstream: outside = NaN
+    if (bad) {
+      flag = 1;
+      break;
+    }
+    double *s = acc + (size_t)A.item * NACC;  // read before the coefficients overwrite it
+    int q = 0;
+    for (int j = 0; j < P; j++)
+      for (int k = j; k < P; k++, q++) L[k * P + j] = s[q]; // lower triangle, row k col j
+    for (int j = 0; j < P; j++) v[j] = s[NM + j];
+    int ok = 1;
+    for (int j = 0; j < P && ok; j++) {
+      const double ajj = L[j * P + j];
+      double d = ajj;
+      for (int k = 0; k < j; k++) d -= L[j * P + k] * L[j * P + k];
+      if (!(d > 4.0 * P * DBL_EPSILON * ajj) || !(d > 0.0) || !isfinite(d)) {
+        ok = 0;
+        break;
+      }
+      const double ljj = sqrt(d);
+      L[j * P + j] = ljj;
+      const double inv = 1.0 / ljj;
+      for (int i = j + 1; i < P; i++) {
+        double t = L[i * P + j];
+        for (int k = 0; k < j; k++) t -= L[i * P + k] * L[j * P + k];
+        L[i * P + j] = t * inv;
+      }
+    }
+    if (!ok) {
+      flag = 1;
+      break;
+    }
+    for (int i = 0; i < P; i++) {
+      double t = v[i];
+      for (int k = 0; k < i; k++) t -= L[i * P + k] * v[k];
+      v[i] = t / L[i * P + i];
+    }
+    for (int i = P - 1; i >= 0; i--) {
+      double t = v[i];
+      for (int k = i + 1; k < P; k++) t -= L[k * P + i] * v[k];
+      v[i] = t / L[i * P + i];
+    }
+    double *io = iout + (size_t)A.item * (P + 1);
+    for (int j = 0; j < P; j++) {
+      if (!isfinite(v[j])) flag = 1;
+      s[j] = v[j];
+      io[1 + j] = L[j * P + j];
+    }
+  }
+  out_flag[r] = flag;
+}
 
-// ---------------------------------------------------------------- split likelihood
-// The split variant (RVS_CUDA_NE=split): model_kernel samples the
-// Doppler-shifted spline and applies the band for every pixel of an item
-// (warp per item, groups of NE_GROUP pixels with their halo in shared
-// memory, the fused kernels' sampling and band_at), storing tt; then ne_pN
-// forms the sums from tt with two warps per item (cuda_ne_body.cuh).  Same
-// values as the fused chisq kernels, bit for bit.
+// The explicit residual of an item, summed in the CPU's order (core/chisq.h):
+// r_i = D_i - (t_i / sigma_i) sum_j a_j B_j(i), r_i^2 summed per lane q = i % 4
+// in pixel order over [0, n4), the last n % 4 pixels added to lane 0, the
+// lanes joined as (l0 + l1) + (l2 + l3).  The warp forms r_i^2 of a group in
+// parallel (sampled as in the chisq kernels); lanes 0..3 then add them up.
+// a: the coefficients finish_kernel left at the start of the item's sums;
+// the result goes to iout[item][0].
 __global__ void __launch_bounds__(CHISQ_THREADS)
-model_kernel(const ditem *__restrict__ items, int nitems, const dslotarm *__restrict__ slotarms,
+resid_kernel(const ditem *__restrict__ items, int nitems, const dslotarm *__restrict__ slotarms,
              const dsetup *__restrict__ setups, const dtpl *__restrict__ tpls,
-             const double *__restrict__ tbuf, int hmax, double *__restrict__ ttout) {
+             const double *__restrict__ tbuf, const double *__restrict__ acc, int P, int hmax,
+             double *__restrict__ iout) {
   extern __shared__ double chisq_smem[];
   const int lane = threadIdx.x & 31;
   const int warp = threadIdx.x >> 5;
   const int item = blockIdx.x * (CHISQ_THREADS / 32) + warp;
   if (item >= nitems) return;
-  double *buf = chisq_smem + (size_t)warp * GROUP_BUF_LEN(hmax);
+  double *buf = chisq_smem + (size_t)warp * (GROUP_BUF_LEN(hmax) + NE_GROUP);
+  double *r2 = buf + GROUP_BUF_LEN(hmax);
   const ditem it = items[item];
   const dslotarm A = slotarms[it.slotarm];
   const dtpl T = tpls[it.tpl];
   const dsetup S = setups[T.setup];
   const double *y = tbuf + T.buf + S.nt;
   const double *z = tbuf + T.buf + 2 * (long long)S.nt;
-  const int n = A.n, h = A.nd > 0 ? (A.nd - 1) / 2 : 0;
-  double *out = ttout + it.ttoff;
+  const int n = A.n, nd = A.nd, h = nd > 0 ? (nd - 1) / 2 : 0;
+  const int NACC = P * (P + 1) / 2 + P;
+  const double *co = acc + (size_t)item * NACC;
+  double a[RVS_CUDA_MAX_NPOLY];
+#pragma unroll
+  for (int j = 0; j < RVS_CUDA_MAX_NPOLY; j++) a[j] = j < P ? co[j] : 0.0;
+  const ne_blocks NB = ne_blocks_of(n);
+  double sum = 0.0; // lanes 0..3: the lane's running sum
 #pragma unroll 1
-  for (int gs = 0; gs < n; gs += NE_GROUP) {
-    const int ge = min(gs + NE_GROUP, n), lo = gs - h;
+  for (int g0 = 0; g0 < NB.nblk; g0 += 8) {
+    const int glast = min(g0 + 8, NB.nblk) - 1;
+    const int gs = ne_block_start(&NB, g0), ge = ne_block_end(&NB, glast);
+    const int lo = gs - h;
     sample_group(&A, &S, y, z, it.shrink, it.lnoff, lo, ge + h, lane, buf);
     __syncwarp();
-    for (int i = gs + lane; i < ge; i += 32) out[i] = band_at(&A, buf, i, lo);
+    for (int i = gs + lane; i < ge; i += 32) {
+      const double tt = band_at(&A, buf, i, lo);
+      double c = a[0] * A.B[i];
+#pragma unroll
+      for (int j = 1; j < RVS_CUDA_MAX_NPOLY; j++)
+        if (j < P) c += a[j] * A.B[(size_t)j * n + i];
+      const double ws = tt * A.isig[i];
+      const double rr = A.D[i] - ws * c;
+      r2[i - gs] = rr * rr;
+    }
+    __syncwarp();
+    if (lane < 4) {
+      const int e4 = min(ge, NB.n4);
+      for (int i = gs + lane; i < e4; i += 4) sum += r2[i - gs];
+      if (lane == 0)
+        for (int i = max(gs, NB.n4); i < ge; i++) sum += r2[i - gs];
+    }
     __syncwarp();
   }
-}
-
-#define NE_THREADS 128 // two items of two warps per block
-#define NE_MIN_BLOCKS 4 // <= 128 registers: 16 warps per SM
-#define CHISQ_P 1
-#define CHISQ_JS 1
-#define NE_NAME ne_p1
-#include "backend/cuda/cuda_ne_body.cuh"
-#define CHISQ_P 2
-#define CHISQ_JS 1
-#define NE_NAME ne_p2
-#include "backend/cuda/cuda_ne_body.cuh"
-#define CHISQ_P 3
-#define CHISQ_JS 1
-#define NE_NAME ne_p3
-#include "backend/cuda/cuda_ne_body.cuh"
-#define CHISQ_P 4
-#define CHISQ_JS 1
-#define NE_NAME ne_p4
-#include "backend/cuda/cuda_ne_body.cuh"
-#define CHISQ_P 5
-#define CHISQ_JS 1
-#define NE_NAME ne_p5
-#include "backend/cuda/cuda_ne_body.cuh"
-#define CHISQ_P 6
-#define CHISQ_JS 1
-#define NE_NAME ne_p6
-#include "backend/cuda/cuda_ne_body.cuh"
-#define CHISQ_P 7
-#define CHISQ_JS 2
-#define NE_NAME ne_p7
-#include "backend/cuda/cuda_ne_body.cuh"
-#define CHISQ_P 8
-#define CHISQ_JS 2
-#define NE_NAME ne_p8
-#include "backend/cuda/cuda_ne_body.cuh"
-#define CHISQ_P 9
-#define CHISQ_JS 2
-#define NE_NAME ne_p9
-#include "backend/cuda/cuda_ne_body.cuh"
-#define CHISQ_P 10
-#define CHISQ_JS 2
-#define NE_NAME ne_p10
-#include "backend/cuda/cuda_ne_body.cuh"
-#define CHISQ_P 11
-#define CHISQ_JS 3
-#define NE_NAME ne_p11
-#include "backend/cuda/cuda_ne_body.cuh"
-#define CHISQ_P 12
-#define CHISQ_JS 3
-#define NE_NAME ne_p12
-#include "backend/cuda/cuda_ne_body.cuh"
-
-typedef void (*ne_fn)(const ditem *, int, const dslotarm *, const double *, double *);
-static const ne_fn ne_kernels[RVS_CUDA_MAX_NPOLY + 1] = {
-    NULL, ne_p1, ne_p2, ne_p3, ne_p4, ne_p5, ne_p6, ne_p7, ne_p8, ne_p9, ne_p10, ne_p11, ne_p12};
-
-// Per (request, arm): the solve of the arm, as rvs_chol_factor /
-// rvs_chol_solve of core/linalg.c (pivot threshold 4x stricter, so that a
-// matrix the GPU accepts is one the CPU accepts too).  Writes per item the
-// coefficients (over the start of its sums, for resid_kernel) and diag(L) to
-// iout[item][1..P]; ln det and the sums are formed on the host
-// (finish_requests).  out_flag[r] = 1 (zeroed before) sends the request to
-// the CPU backend (eigen fallback, non-finite values, bad template values
-// inside the grid); the other arms of a flagged request are not used.
-__global__ void finish_kernel(const dreq *__restrict__ reqs, const dreqarm *__restrict__ ra,
-                              int nreq, double *__restrict__ acc, const int *__restrict__ tflag,
-                              int P, double *__restrict__ iout, int *__restrict__ out_flag) {
-  const long long ix = (long long)blockIdx.x * blockDim.x + threadIdx.x;
-  const int r = (int)(ix / RVS_MAXARMS), a = (int)(ix % RVS_MAXARMS);
-  if (r >= nreq || a >= reqs[r].narms) return;
-  const int NM = P * (P + 1) / 2;
-  const dreqarm A = ra[ix];
-  if (A.item < 0) return;                 // NaN template: penalty only
-  const int bad = tflag[A.tpl];
-  if (bad & 2) {                          // exp below glibc's range: CPU
-    out_flag[r] = 1;
-    return;
-  }
-  if (bad && A.outside > 0) return;       // upstream: outside = NaN
-  if (bad) {
-    out_flag[r] = 1;
-    return;
-  }
-  const int NACC = NM + P;
-  double L[RVS_CUDA_MAX_NPOLY * RVS_CUDA_MAX_NPOLY], v[RVS_CUDA_MAX_NPOLY];
-  double *s = acc + (size_t)A.item * NACC;  // read before the coefficients overwrite it
-  int q = 0;
-  for (int j = 0; j < P; j++)
-    for (int k = j; k < P; k++, q++) L[k * P + j] = s[q]; // lower triangle, row k col j
-  for (int j = 0; j < P; j++) v[j] = s[NM + j];
-  for (int j = 0; j < P; j++) {
-    const double ajj = L[j * P + j];
-    double d = ajj;
-    for (int k = 0; k < j; k++) d -= L[j * P + k] * L[j * P + k];
-    if (!(d > 4.0 * P * DBL_EPSILON * ajj) || !(d > 0.0) || !isfinite(d)) {
-      out_flag[r] = 1;
-      return;
-    }
-    const double ljj = sqrt(d);
-    L[j * P + j] = ljj;
-    const double inv = 1.0 / ljj;
-    for (int i = j + 1; i < P; i++) {
-      double t = L[i * P + j];
-      for (int k = 0; k < j; k++) t -= L[i * P + k] * L[j * P + k];
-      L[i * P + j] = t * inv;
-    }
-  }
-  for (int i = 0; i < P; i++) {
-    double t = v[i];
-    for (int k = 0; k < i; k++) t -= L[i * P + k] * v[k];
-    v[i] = t / L[i * P + i];
-  }
-  for (int i = P - 1; i >= 0; i--) {
-    double t = v[i];
-    for (int k = i + 1; k < P; k++) t -= L[k * P + i] * v[k];
-    v[i] = t / L[i * P + i];
-  }
-  double *io = iout + (size_t)A.item * (P + 1);
-  int flag = 0;
-  for (int j = 0; j < P; j++) {
-    if (!isfinite(v[j])) flag = 1;
-    s[j] = v[j];
-    io[1 + j] = L[j * P + j];
-  }
-  if (flag) out_flag[r] = 1;
-}
-
-// The explicit residual of an item, summed in the CPU's order (core/chisq.h):
-// r_i = D_i - (t_i / sigma_i) sum_j a_j B_j(i), r_i^2 summed per lane q = i % 4
-// in pixel order over [0, n4), the last n % 4 pixels added to lane 0, the
-// lanes joined as (l0 + l1) + (l2 + l3).  Four threads per item, thread q
-// running lane q's sum itself; t_i is the model after the band that the
-// chisq kernel stored (tt).  a: the coefficients finish_kernel left at the
-// start of the item's sums; the result goes to iout[item][0].
-// r_i^2 of one pixel (resid_kernel)
-__device__ __forceinline__ double resid_px(const dslotarm &A, const double *a,
-                                           const double *__restrict__ t, int n, int P, int i) {
-  double c = a[0] * A.B[i];
-#pragma unroll
-  for (int j = 1; j < RVS_CUDA_MAX_NPOLY; j++)
-    if (j < P) c += a[j] * A.B[(size_t)j * n + i];
-  const double ws = t[i] * A.isig[i];
-  const double rr = A.D[i] - ws * c;
-  return rr * rr;
-}
-
-#define RESID_THREADS 128
-__global__ void __launch_bounds__(RESID_THREADS)
-resid_kernel(const ditem *__restrict__ items, int nitems, const dslotarm *__restrict__ slotarms,
-             const double *__restrict__ tt, const double *__restrict__ acc, int P,
-             double *__restrict__ iout) {
-  const long long gt = (long long)blockIdx.x * RESID_THREADS + threadIdx.x;
-  const int item = (int)(gt >> 2), q = (int)(gt & 3);
-  const int lane = threadIdx.x & 31;
-  const int valid = item < nitems;
-  double sum = 0.0;
-  if (valid) {
-    const ditem it = items[item];
-    const dslotarm A = slotarms[it.slotarm];
-    const int n = A.n, n4 = n & ~3;
-    const int NACC = P * (P + 1) / 2 + P;
-    const double *co = acc + (size_t)item * NACC;
-    const double *t = tt + it.ttoff;
-    double a[RVS_CUDA_MAX_NPOLY];
-#pragma unroll
-    for (int j = 0; j < RVS_CUDA_MAX_NPOLY; j++) a[j] = j < P ? co[j] : 0.0;
-#pragma unroll 2
-    for (int i = q; i < n4; i += 4) sum += resid_px(A, a, t, n, P, i);
-    if (q == 0)
-      for (int i = n4; i < n; i++) sum += resid_px(A, a, t, n, P, i);
-  }
-  // the item's four threads are lanes 4k..4k+3 of one warp (every lane shuffles)
-  const int base = lane & ~3;
-  const double s1 = __shfl_sync(0xffffffffu, sum, base + 1);
-  const double s2 = __shfl_sync(0xffffffffu, sum, base + 2);
-  const double s3 = __shfl_sync(0xffffffffu, sum, base + 3);
-  if (valid && q == 0) iout[(size_t)item * (P + 1)] = (sum + s1) + (s2 + s3);
+  const double s1 = __shfl_sync(0xffffffffu, sum, 1);
+  const double s2 = __shfl_sync(0xffffffffu, sum, 2);
+  const double s3 = __shfl_sync(0xffffffffu, sum, 3);
+  if (lane == 0) iout[(size_t)item * (P + 1)] = (sum + s1) + (s2 + s3);
 }
 
 // ---------------------------------------------------------------- host-side state
@@ -627,11 +552,7 @@ typedef struct cu_slot {
   cu_arm arm[RVS_MAXARMS];
 } cu_slot;
 
-enum { POOL_TBUF, POOL_ACC, POOL_META, POOL_OUT, POOL_TT, NPOOL };
-
-typedef struct cu_tpl_pos { // a template's offsets in the staged tables
-  size_t w, t, v, b;          // weights/vertices, taps, vsini list, buffer doubles
-} cu_tpl_pos;
+enum { POOL_TBUF, POOL_ACC, POOL_META, POOL_OUT, NPOOL };
 
 typedef struct cu_tpl_host {  // one de-duplicated template of a pass
   int rc;          // locate status
@@ -658,17 +579,10 @@ typedef struct cuda_backend {
   void *pool[NPOOL];
   size_t pool_cap[NPOOL];
   size_t scratch_limit, max_tpl, max_tpl_user;
-  size_t max_ttpix; // model pixels (doubles of POOL_TT) per pass
-  int ne_split;     // 1 (default): model_kernel + ne_pN; 0: the fused chisq_pN (RVS_CUDA_NE=fused)
   // host scratch of a pass (grown, reused)
   rvs_cuda_tplmap map;
   int *rq_tid;            // [nreq * MAXARMS]
-  rvs_cuda_tplkey *rq_key; // [nreq * MAXARMS]: the template keys of a pass's requests
-  uint64_t *rq_hash;      // [nreq * MAXARMS]: their hashes
-  size_t rqkcap, rqhcap;
   cu_tpl_host *tinfo;     // [ntpl]
-  cu_tpl_pos *tpre;       // [ntpl]: staging offsets
-  size_t tprecap;
   int *tvert;             // [ntpl * maxw]
   double *twt;            // [ntpl * maxw]
   size_t tcap, twcap, rqcap;
@@ -681,7 +595,7 @@ typedef struct cuda_backend {
   size_t fbcap;
   rvs_cuda_stats stats;
   int profile;
-  cudaEvent_t ev[NPHASE + 1];
+  cudaEvent_t ev[7];
   // per wavelength grid: lam, ln lam, B on the host (basis) and their device
   // copies (dbasis[k] mirrors the host entry whose B is dbasis_key[k])
   rvs_basis_cache basis;
@@ -1078,40 +992,18 @@ static int gpu_pass(cuda_backend *cb, const rvs_eval_request *req, const int *gi
   // 1. de-duplicate templates until the pass is full
   rvs_cuda_tplmap_reset(&cb->map);
   if ((rc = grow((void **)&cb->rq_tid, &cb->rqcap, ng * RVS_MAXARMS, sizeof(int)))) return rc;
-  // the requests the pixel bound admits (the template bound is applied below)
-  size_t nmax = 0, npix = 0;
-  for (; nmax < ng; nmax++) {
-    const size_t np = (size_t)cb->slots[req[gidx[nmax]].slot].ntot;
-    if (nmax > 0 && npix + np > cb->max_ttpix) break;
-    npix += np;
-  }
-  // their keys and hashes in parallel, then the insertions in request order
-  if ((rc = grow((void **)&cb->rq_key, &cb->rqkcap, nmax * RVS_MAXARMS, sizeof(rvs_cuda_tplkey))) ||
-      (rc = grow((void **)&cb->rq_hash, &cb->rqhcap, nmax * RVS_MAXARMS, sizeof(uint64_t))))
-    return rc;
-  long long nmax_ll = (long long)nmax;
-#pragma omp parallel for schedule(static) if (nmax > 1024)
-  for (long long i = 0; i < nmax_ll; i++) {
-    const rvs_eval_request *r = &req[gidx[i]];
+  size_t nr = 0;
+  for (; nr < ng; nr++) {
+    if (nr > 0 && cb->map.n >= cb->max_tpl) break;
+    const rvs_eval_request *r = &req[gidx[nr]];
     const cu_slot *s = &cb->slots[r->slot];
     for (int a = 0; a < s->narms; a++) {
-      rvs_cuda_tplkey *k = &cb->rq_key[i * RVS_MAXARMS + a];
-      rvs_cuda_tplkey_make(k, s->arm[a].setup, cb->setups[s->arm[a].setup].nparam,
-                           r->vsini > 0 ? r->vsini : -1.0, r->params);
-      cb->rq_hash[i * RVS_MAXARMS + a] = rvs_cuda_tplkey_hash(k);
-    }
-  }
-  size_t nr = 0;
-  npix = 0;
-  for (; nr < nmax; nr++) {
-    if (nr > 0 && cb->map.n >= cb->max_tpl) break;
-    const cu_slot *s = &cb->slots[req[gidx[nr]].slot];
-    npix += (size_t)s->ntot;
-    for (int a = 0; a < s->narms; a++) {
+      const cu_setup *S = &cb->setups[s->arm[a].setup];
+      rvs_cuda_tplkey k;
+      rvs_cuda_tplkey_make(&k, s->arm[a].setup, S->nparam, r->vsini > 0 ? r->vsini : -1.0,
+                           r->params);
       int id, isnew;
-      if ((rc = rvs_cuda_tplmap_get_hashed(&cb->map, &cb->rq_key[nr * RVS_MAXARMS + a],
-                                           cb->rq_hash[nr * RVS_MAXARMS + a], &id, &isnew)))
-        return rc;
+      if ((rc = rvs_cuda_tplmap_get(&cb->map, &k, &id, &isnew))) return rc;
       cb->rq_tid[nr * RVS_MAXARMS + a] = id;
     }
   }
@@ -1156,9 +1048,7 @@ static int gpu_pass(cuda_backend *cb, const rvs_eval_request *req, const int *gi
   size_t nitems = 0;
   int *ok = (int *)malloc(sizeof(int) * (nr ? nr : 1));
   if (!ok) return rvs_error(RVS_ERR_NOMEM, "CUDA backend: no host memory");
-  long long nr_chk = (long long)nr;
-#pragma omp parallel for schedule(static) reduction(+ : nitems) if (nr > 1024)
-  for (long long i = 0; i < nr_chk; i++) {
+  for (size_t i = 0; i < nr; i++) {
     const rvs_eval_request *r = &req[gidx[i]];
     const cu_slot *s = &cb->slots[r->slot];
     double shrink = rvs_doppler_rest_scale(r->vel);
@@ -1216,8 +1106,7 @@ static int gpu_pass(cuda_backend *cb, const rvs_eval_request *req, const int *gi
       (rc = pool_need(cb, POOL_ACC, sizeof(double) * nitems * (size_t)NACC)) ||
       (rc = pool_need(cb, POOL_META, metabytes)) ||
       (rc = pool_need(cb, POOL_OUT,
-                      align256(sizeof(double) * nitems * (size_t)(P + 1)) + sizeof(int) * nr)) ||
-      (rc = pool_need(cb, POOL_TT, sizeof(double) * npix))) {
+                      align256(sizeof(double) * nitems * (size_t)(P + 1)) + sizeof(int) * nr))) {
     free(ok);
     return rc;
   }
@@ -1233,75 +1122,42 @@ static int gpu_pass(cuda_backend *cb, const rvs_eval_request *req, const int *gi
   int *h_tflag = (int *)(M + o_flag);
   memset(h_tflag, 0, sizeof(int) * ndev);
   {
-    // offsets in template order (a prefix pass), then every template's
-    // table entry, vertices, weights and vsini taps in parallel
-    if ((rc = grow((void **)&cb->tpre, &cb->tprecap, ntpl + 1, sizeof(cu_tpl_pos)))) {
-      free(ok);
-      return rc;
-    }
-    cu_tpl_pos pos = {0, 0, 0, 0};
+    size_t wpos = 0, tpos = 0, vpos = 0, bpos = 0;
     for (size_t t = 0; t < ntpl; t++) {
       const cu_tpl_host *ti = &cb->tinfo[t];
-      cb->tpre[t] = pos;
       if (ti->dev < 0) continue;
-      pos.w += (size_t)ti->nw;
-      pos.b += 3 * (size_t)cb->setups[cb->map.keys[t].setup].nt;
+      const rvs_cuda_tplkey *k = &cb->map.keys[t];
+      const cu_setup *S = &cb->setups[k->setup];
+      dtpl *D = &h_tpl[ti->dev];
+      D->setup = k->setup;
+      D->nw = ti->nw;
+      D->woff = (int)wpos;
+      D->K = ti->K;
+      D->toff = (long long)tpos;
+      D->buf = (long long)bpos;
+      memcpy(h_vert + wpos, cb->tvert + t * (size_t)maxw, sizeof(int) * (size_t)ti->nw);
+      memcpy(h_wt + wpos, cb->twt + t * (size_t)maxw, sizeof(double) * (size_t)ti->nw);
+      wpos += (size_t)ti->nw;
+      bpos += 3 * (size_t)S->nt;
       if (ti->K > 0) {
-        pos.t += (size_t)ti->K + 1;
-        pos.v++;
-      }
-    }
-    int fill_rc = RVS_OK;
-    long long nt2 = (long long)ntpl;
-#pragma omp parallel if (ntpl > 256)
-    {
-      double *full = NULL;
-      size_t fcap = 0;
-      int my_rc = RVS_OK;
-#pragma omp for schedule(static)
-      for (long long t = 0; t < nt2; t++) {
-        const cu_tpl_host *ti = &cb->tinfo[t];
-        if (ti->dev < 0 || my_rc) continue;
-        const rvs_cuda_tplkey *k = &cb->map.keys[t];
-        const cu_setup *S = &cb->setups[k->setup];
-        const cu_tpl_pos *ps = &cb->tpre[t];
-        dtpl *D = &h_tpl[ti->dev];
-        D->setup = k->setup;
-        D->nw = ti->nw;
-        D->woff = (int)ps->w;
-        D->K = ti->K;
-        D->toff = (long long)ps->t;
-        D->buf = (long long)ps->b;
-        memcpy(h_vert + ps->w, cb->tvert + (size_t)t * maxw, sizeof(int) * (size_t)ti->nw);
-        memcpy(h_wt + ps->w, cb->twt + (size_t)t * maxw, sizeof(double) * (size_t)ti->nw);
-        if (ti->K > 0) {
-          // normalised half weights W_0..W_K, as rvs_convolve_vsini
-          size_t need = 2 * (size_t)ti->K + 1, len = 0;
-          if (need > fcap) {
-            free(full);
-            fcap = need + need / 2;
-            full = (double *)malloc(sizeof(double) * fcap);
-            if (!full) {
-              fcap = 0;
-              my_rc = rvs_error(RVS_ERR_NOMEM, "CUDA backend: no host memory");
-              continue;
-            }
-          }
-          my_rc = rvs_vsini_kernel(k->vsini, S->lnstep, full, need, &len);
-          if (my_rc) continue;
-          memcpy(h_taps + ps->t, full + ti->K, sizeof(double) * ((size_t)ti->K + 1));
-          h_vl[ps->v] = ti->dev;
+        // normalised half weights W_0..W_K, as rvs_convolve_vsini
+        double *full = (double *)malloc(sizeof(double) * (2 * (size_t)ti->K + 1));
+        size_t len = 0;
+        if (!full) {
+          free(ok);
+          return rvs_error(RVS_ERR_NOMEM, "CUDA backend: no host memory");
         }
+        rc = rvs_vsini_kernel(k->vsini, S->lnstep, full, 2 * (size_t)ti->K + 1, &len);
+        if (rc) {
+          free(full);
+          free(ok);
+          return rc;
+        }
+        memcpy(h_taps + tpos, full + ti->K, sizeof(double) * ((size_t)ti->K + 1));
+        free(full);
+        tpos += (size_t)ti->K + 1;
+        h_vl[vpos++] = ti->dev;
       }
-      free(full);
-      if (my_rc) {
-#pragma omp critical(cuda_stage_rc)
-        if (!fill_rc) fill_rc = my_rc;
-      }
-    }
-    if (fill_rc) {
-      free(ok);
-      return fill_rc;
     }
   }
   step_done(cb, 3, &t_step);
@@ -1317,24 +1173,8 @@ static int gpu_pass(cuda_backend *cb, const rvs_eval_request *req, const int *gi
       free(key); free(tmp); free(ord); free(cnt); free(pos_of); free(ok);
       return rvs_error(RVS_ERR_NOMEM, "CUDA backend: no host memory");
     }
-    // each request's first item (a prefix pass), then the items in parallel
-    size_t *first = (size_t *)malloc(sizeof(size_t) * (nr + 1));
-    if (!first) {
-      free(key); free(tmp); free(ord); free(cnt); free(pos_of); free(ok);
-      return rvs_error(RVS_ERR_NOMEM, "CUDA backend: no host memory");
-    }
     size_t it = 0;
     for (size_t i = 0; i < nr; i++) {
-      first[i] = it;
-      if (!ok[i]) continue;
-      const cu_slot *s = &cb->slots[req[gidx[i]].slot];
-      for (int a = 0; a < s->narms; a++)
-        if (cb->tinfo[cb->rq_tid[i * RVS_MAXARMS + a]].dev >= 0) it++;
-    }
-    first[nr] = it;
-    long long nr_ll = (long long)nr;
-#pragma omp parallel for schedule(static) reduction(max : hmax, maxnt) if (nr > 512)
-    for (long long i = 0; i < nr_ll; i++) {
       const rvs_eval_request *r = &req[gidx[i]];
       const cu_slot *s = &cb->slots[r->slot];
       dreq *Q = &h_req[i];
@@ -1344,7 +1184,6 @@ static int gpu_pass(cuda_backend *cb, const rvs_eval_request *req, const int *gi
       if (!ok[i]) continue;
       double shrink = rvs_doppler_rest_scale(r->vel);
       double lns = log(shrink);
-      size_t jt = first[i];
       for (int a = 0; a < s->narms; a++) {
         const cu_tpl_host *ti = &cb->tinfo[cb->rq_tid[i * RVS_MAXARMS + a]];
         dreqarm *RA = &h_ra[i * RVS_MAXARMS + a];
@@ -1357,30 +1196,24 @@ static int gpu_pass(cuda_backend *cb, const rvs_eval_request *req, const int *gi
         }
         const cu_setup *S = &cb->setups[s->arm[a].setup];
         const dsetup *DS = &cb->h_setups[s->arm[a].setup];
-        tmp[jt].slotarm = r->slot * RVS_MAXARMS + a;
-        tmp[jt].tpl = ti->dev;
-        tmp[jt].shrink = shrink;
-        tmp[jt].lnoff = lns - DS->x0;
-        tmp[jt].ttoff = 0;
-        key[jt] = tmp[jt].slotarm;
-        RA->item = (int)jt; // fixed below after sorting
+        tmp[it].slotarm = r->slot * RVS_MAXARMS + a;
+        tmp[it].tpl = ti->dev;
+        tmp[it].shrink = shrink;
+        tmp[it].lnoff = lns - DS->x0;
+        key[it] = tmp[it].slotarm;
+        RA->item = (int)it; // fixed below after sorting
         int h = s->arm[a].nd > 0 ? (s->arm[a].nd - 1) / 2 : 0;
         if (h > hmax) hmax = h;
         if (S->nt > maxnt) maxnt = S->nt;
-        jt++;
+        it++;
       }
     }
-    free(first);
     rvs_cuda_order_by_key(key, nitems, cb->nslots * RVS_MAXARMS, cnt, ord);
-    long long ttpos = 0; // the items' models, in item order
     for (size_t k = 0; k < nitems; k++) {
       h_item[k] = tmp[ord[k]];
-      h_item[k].ttoff = ttpos;
-      ttpos += cb->h_slotarms[h_item[k].slotarm].n;
       pos_of[ord[k]] = k;
     }
-#pragma omp parallel for schedule(static) if (nr > 512)
-    for (long long i = 0; i < nr_ll; i++)
+    for (size_t i = 0; i < nr; i++)
       for (int a = 0; a < h_req[i].narms; a++)
         if (h_ra[i * RVS_MAXARMS + a].item >= 0)
           h_ra[i * RVS_MAXARMS + a].item = (int)pos_of[h_ra[i * RVS_MAXARMS + a].item];
@@ -1390,7 +1223,6 @@ static int gpu_pass(cuda_backend *cb, const rvs_eval_request *req, const int *gi
   unsigned char *dm = (unsigned char *)cb->pool[POOL_META];
   double *d_tbuf = (double *)cb->pool[POOL_TBUF];
   double *d_acc = (double *)cb->pool[POOL_ACC];
-  double *d_tt = (double *)cb->pool[POOL_TT];
   double *d_iout = (double *)cb->pool[POOL_OUT];
   int *d_flag = (int *)((unsigned char *)cb->pool[POOL_OUT] +
                         align256(sizeof(double) * nitems * (size_t)(P + 1)));
@@ -1431,59 +1263,38 @@ static int gpu_pass(cuda_backend *cb, const rvs_eval_request *req, const int *gi
     PHASE(4)
     const int wpb = CHISQ_THREADS / 32;
     const unsigned nb = (unsigned)((nitems + wpb - 1) / wpb);
-    if (nitems > 0 && !cb->ne_split) {
+    if (nitems > 0) {
       size_t smem = sizeof(double) * (size_t)wpb * (GROUP_BUF_LEN((size_t)hmax) + 4 * (size_t)NACC);
       chisq_kernels[P]<<<nb, CHISQ_THREADS, smem, st>>>(
           (const ditem *)(dm + o_item), (int)nitems, cb->d_slotarms, cb->d_setups, d_tpl,
-          d_tbuf, d_acc, hmax, d_tt);
+          d_tbuf, d_acc, hmax);
       if ((e = cudaGetLastError()) != cudaSuccess) { rc = cuda_fail(e, "chisq kernel", __FILE__, __LINE__); break; }
     }
-    if (nitems > 0 && cb->ne_split) {
-      size_t smem = sizeof(double) * (size_t)wpb * GROUP_BUF_LEN((size_t)hmax);
-      model_kernel<<<nb, CHISQ_THREADS, smem, st>>>((const ditem *)(dm + o_item), (int)nitems,
-                                                    cb->d_slotarms, cb->d_setups, d_tpl, d_tbuf,
-                                                    hmax, d_tt);
-      if ((e = cudaGetLastError()) != cudaSuccess) { rc = cuda_fail(e, "model_kernel", __FILE__, __LINE__); break; }
-    }
     PHASE(5)
-    if (nitems > 0 && cb->ne_split) {
-      const unsigned nbe = (unsigned)((nitems + NE_THREADS / 64 - 1) / (NE_THREADS / 64));
-      ne_kernels[P]<<<nbe, NE_THREADS, 0, st>>>((const ditem *)(dm + o_item), (int)nitems,
-                                                cb->d_slotarms, d_tt, d_acc);
-      if ((e = cudaGetLastError()) != cudaSuccess) { rc = cuda_fail(e, "ne kernel", __FILE__, __LINE__); break; }
-    }
-    PHASE(6)
     if (nr > 0) {
-      e = cudaMemsetAsync(d_flag, 0, sizeof(int) * nr, st);
-      if (e != cudaSuccess) { rc = cuda_fail(e, "flag reset", __FILE__, __LINE__); break; }
-      const long long nth = (long long)nr * RVS_MAXARMS;
-      finish_kernel<<<(unsigned)((nth + 127) / 128), 128, 0, st>>>(
+      finish_kernel<<<(unsigned)((nr + 127) / 128), 128, 0, st>>>(
           (const dreq *)(dm + o_req), (const dreqarm *)(dm + o_ra), (int)nr, d_acc, d_tflag, P,
           d_iout, d_flag);
       if ((e = cudaGetLastError()) != cudaSuccess) { rc = cuda_fail(e, "finish_kernel", __FILE__, __LINE__); break; }
-    }
-    PHASE(7)
-    if (nitems > 0) {
-      const long long nth = 4 * (long long)nitems;
-      resid_kernel<<<(unsigned)((nth + RESID_THREADS - 1) / RESID_THREADS), RESID_THREADS, 0, st>>>(
-          (const ditem *)(dm + o_item), (int)nitems, cb->d_slotarms, d_tt, d_acc, P, d_iout);
-      if ((e = cudaGetLastError()) != cudaSuccess) { rc = cuda_fail(e, "resid_kernel", __FILE__, __LINE__); break; }
-    }
-    PHASE(8)
-    if (nr > 0) {
-      if (nitems > 0)
+      if (nitems > 0) {
+        size_t smem = sizeof(double) * (size_t)wpb * (GROUP_BUF_LEN((size_t)hmax) + NE_GROUP);
+        resid_kernel<<<nb, CHISQ_THREADS, smem, st>>>((const ditem *)(dm + o_item), (int)nitems,
+                                                      cb->d_slotarms, cb->d_setups, d_tpl, d_tbuf,
+                                                      d_acc, P, hmax, d_iout);
+        if ((e = cudaGetLastError()) != cudaSuccess) { rc = cuda_fail(e, "resid_kernel", __FILE__, __LINE__); break; }
         e = cudaMemcpyAsync(cb->h_iout, d_iout, sizeof(double) * nitems * (size_t)(P + 1),
                             cudaMemcpyDeviceToHost, st);
+      }
       if (e == cudaSuccess)
         e = cudaMemcpyAsync(cb->h_flag, d_flag, sizeof(int) * nr, cudaMemcpyDeviceToHost, st);
       if (e == cudaSuccess && ndev > 0)
         e = cudaMemcpyAsync(h_tflag, d_tflag, sizeof(int) * ndev, cudaMemcpyDeviceToHost, st);
       if (e != cudaSuccess) { rc = cuda_fail(e, "download of the results", __FILE__, __LINE__); break; }
     }
-    PHASE(9)
+    PHASE(6)
     e = cudaStreamSynchronize(st);
     if (e != cudaSuccess) { rc = cuda_fail(e, "device pass", __FILE__, __LINE__); break; }
-    for (int k = 0; cb->profile && k < NPHASE; k++) {
+    for (int k = 0; cb->profile && k < 6; k++) {
       float ms = 0;
       if ((e = cudaEventElapsedTime(&ms, cb->ev[k], cb->ev[k + 1])) != cudaSuccess) break;
       cb->stats.phase_ms[k] += ms;
@@ -1545,10 +1356,9 @@ static int cu_evaluate(rvs_backend *b, const rvs_eval_request *req, size_t n, rv
   while (pos < ng) {
     size_t used = 0;
     rc = gpu_pass(cb, req, gidx + pos, ng - pos, res, &used, &nfb);
-    if (rc == RVS_ERR_NOMEM && (cb->max_tpl > 1 || cb->max_ttpix > 1)) {
+    if (rc == RVS_ERR_NOMEM && cb->max_tpl > 1) {
       // shrink and retry: nothing of this pass was written
-      cb->max_tpl = cb->max_tpl > 1 ? cb->max_tpl / 2 : 1;
-      cb->max_ttpix = cb->max_ttpix > 1 ? cb->max_ttpix / 2 : 1;
+      cb->max_tpl /= 2;
       cb->stats.oom_retries++;
       rvs_log(RVS_LOG_INFO, "CUDA backend: device memory exhausted (%s); %zu templates per pass",
               rvs_last_error(), cb->max_tpl);
@@ -1610,11 +1420,11 @@ static void cu_destroy(rvs_backend *b) {
   for (int k = 0; k < cb->ndbasis; k++) (void)cudaFree(cb->dbasis[k]);
   rvs_basis_cache_free(&cb->basis);
   if (cb->stream) (void)cudaStreamDestroy(cb->stream);
-  for (int k = 0; k <= NPHASE; k++)
+  for (int k = 0; k < 7; k++)
     if (cb->ev[k]) (void)cudaEventDestroy(cb->ev[k]);
   if (cb->cpu) cb->cpu->destroy(cb->cpu);
   rvs_cuda_tplmap_free(&cb->map);
-  free(cb->slots); free(cb->h_slotarms); free(cb->rq_tid); free(cb->rq_key); free(cb->rq_hash); free(cb->tinfo); free(cb->tpre); free(cb->tvert);
+  free(cb->slots); free(cb->h_slotarms); free(cb->rq_tid); free(cb->tinfo); free(cb->tvert);
   free(cb->twt); free(cb->meta); free(cb->h_iout); free(cb->h_flag); free(cb->fb_idx);
   free(cb);
 }
@@ -1637,31 +1447,25 @@ static int cu_init(cuda_backend *cb) {
   if (mt > MAX_TPL_PER_PASS) mt = MAX_TPL_PER_PASS;
   if (mt < 64) mt = 64;
   cb->max_tpl = mt;
-  // models after the band (resid_kernel's input): up to 1 GB, an eighth of the free memory
-  cb->max_ttpix = fr / 8 / sizeof(double);
-  if (cb->max_ttpix > ((size_t)1 << 27)) cb->max_ttpix = (size_t)1 << 27;
-  if (cb->max_ttpix < ((size_t)1 << 20)) cb->max_ttpix = (size_t)1 << 20;
-  // the chisq kernels need up to ~80 KB of dynamic shared memory per block
-  // with the widest band (GPU_MAX_ND)
+  // the chisq and resid kernels need up to ~80 KB of dynamic shared memory
+  // per block with the widest band (GPU_MAX_ND)
   int optin = 0;
   CK(cudaDeviceGetAttribute(&optin, cudaDevAttrMaxSharedMemoryPerBlockOptin, cb->device));
   const size_t need =
       sizeof(double) * (CHISQ_THREADS / 32) *
       (GROUP_BUF_LEN((size_t)GPU_MAX_ND / 2) +
-       4 * (size_t)RVS_CUDA_MAX_NPOLY * (RVS_CUDA_MAX_NPOLY + 3) / 2);
+       (4 * (size_t)RVS_CUDA_MAX_NPOLY * (RVS_CUDA_MAX_NPOLY + 3) / 2 > NE_GROUP
+            ? 4 * (size_t)RVS_CUDA_MAX_NPOLY * (RVS_CUDA_MAX_NPOLY + 3) / 2
+            : NE_GROUP));
   if ((size_t)optin < need)
     return rvs_error(RVS_ERR_DEVICE, "CUDA backend: %d bytes of shared memory per block, %zu needed",
                      optin, need);
   for (int p = 1; p <= RVS_CUDA_MAX_NPOLY; p++)
     CK(cudaFuncSetAttribute(chisq_kernels[p], cudaFuncAttributeMaxDynamicSharedMemorySize, (int)need));
-  CK(cudaFuncSetAttribute(model_kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)need));
-  const char *ne = getenv("RVS_CUDA_NE");
-  // split by default: 6.0 s of likelihood against 7.9 s fused (H200, 13.5 M
-  // requests, same bits); RVS_CUDA_NE=fused for the fused kernels
-  cb->ne_split = !(ne && strcmp(ne, "fused") == 0);
+  CK(cudaFuncSetAttribute(resid_kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)need));
   const char *pe = getenv("RVS_CUDA_PROFILE");
   cb->profile = pe && pe[0] == '1';
-  for (int k = 0; cb->profile && k <= NPHASE; k++) CK(cudaEventCreate(&cb->ev[k]));
+  for (int k = 0; cb->profile && k < 7; k++) CK(cudaEventCreate(&cb->ev[k]));
   return RVS_OK;
 }
 

@@ -44,10 +44,9 @@ typedef struct rvs_cuda_stats {
   double device_seconds;       /* wall time from upload to results on the host */
   double cpu_seconds;          /* wall time of the internal CPU backend's requests */
   /* With the environment variable RVS_CUDA_PROFILE=1: device milliseconds per
-   * phase (upload, interpolation, vsini, spline, likelihood (fused) or model
-   * (split), normal equations (split), Cholesky solve, residual, download),
+   * phase (upload, interpolation, vsini, spline, likelihood, finish+download),
    * from CUDA events. */
-  double phase_ms[9];
+  double phase_ms[6];
   /* Host planning by step (seconds, always measured): template de-duplication,
    * location in the interpolator, request checks and template numbering,
    * staging (metadata and vsini taps), item sorting, and after the device the

@@ -13,8 +13,7 @@
 //   added, in block order, to the running sums of lane q (shared memory);
 //   at the end the four lanes are joined as (l0 + l1) + (l2 + l3).
 // Per group the warp first samples the Doppler-shifted spline over the
-// group's pixels plus the resolution halo into shared memory.  The model
-// after the band is also stored (ttout) for the residual pass.
+// group's pixels plus the resolution halo into shared memory.
 #if !defined(CHISQ_P) || !defined(CHISQ_NAME)
 #error "define CHISQ_P and CHISQ_NAME before including cuda_chisq_body.cuh"
 #endif
@@ -22,8 +21,7 @@
 __global__ void __launch_bounds__(CHISQ_THREADS)
 CHISQ_NAME(const ditem *__restrict__ items, int nitems, const dslotarm *__restrict__ slotarms,
            const dsetup *__restrict__ setups, const dtpl *__restrict__ tpls,
-           const double *__restrict__ tbuf, double *__restrict__ acc, int hmax,
-           double *__restrict__ ttout) {
+           const double *__restrict__ tbuf, double *__restrict__ acc, int hmax) {
   extern __shared__ double chisq_smem[];
   enum { NM = CHISQ_P * (CHISQ_P + 1) / 2, NACC = NM + CHISQ_P };
   const int lane = threadIdx.x & 31;
@@ -62,7 +60,6 @@ CHISQ_NAME(const ditem *__restrict__ items, int nitems, const dslotarm *__restri
 #pragma unroll 1
       for (int i = ne_block_start(&NB, bl) + q; i < be; i += 4) {
         const double tt = band_at(&A, buf, i, lo);
-        ttout[it.ttoff + i] = tt; // for resid_kernel
         const double ws = tt * A.isig[i];
         const double w = ws * ws;
         const double dw = A.D[i] * ws;
