@@ -1,8 +1,9 @@
 #!/bin/bash
 # One device call for a kernel change: bitwise parity of both likelihood
 # variants (split and fused, on builds that have the RVS_CUDA_NE switch, as
-# branch s7-gpu-kernels; main's build ignores it and runs its one kernel twice), then DESI end to end with one
-# worker (this build, its fused variant, and a baseline binary
+# branch s7-gpu-kernels; main's build ignores it and runs its one kernel
+# twice), then DESI end to end with one worker (this build, its fused
+# variant, and a baseline binary
 # .gpucarry/bin/rvs_desi_fit_base when present), the outputs compared with
 # each other, and the rates with WORKERS workers for this build and the
 # baseline.  Everything printed is also in $OUT/session.txt (the one file to
@@ -36,7 +37,7 @@ base=0
 w=/tmp/rvs-desi
 for o in base fused; do
   [ -d "$w/out-gpu-$o" ] || continue
-  for f in 1 2 10; do
+  for f in $(printf '%s\n' 1 2 "$DESI_NFILES" | sort -un); do # first, second, last file
     echo "end to end, gpu vs gpu-$o (file $f):"
     "$C/bin/rvs_accuracy" --compare "$w/out-gpu-$o/rvtab_coadd-sim-$f.fits" "$w/out-gpu/rvtab_coadd-sim-$f.fits" --list 3 | grep "^PARITY"
   done

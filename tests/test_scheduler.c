@@ -227,7 +227,6 @@ static void backend_memory_full_shrinks_pool(void **state) {
   assert_int_equal(st.pool_shrinks, 0);
 }
 
-
 /* Repeated points are answered from the fit's memo with the backend's bits:
  * each fit of the scheduler (memo on) ends bitwise where the same fit driven
  * by hand ends (ask/tell, every request evaluated), the backend saw fewer
