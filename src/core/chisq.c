@@ -269,6 +269,19 @@ static size_t ne_tail(const double *B, size_t n, int P, const double *t, const d
   return m;
 }
 
+/* B_0 == 1 at every pixel.  Branch-free and four pixels per vector: an
+ * early-exit scalar scan was 3% of a whole fit. */
+RVS_CLONES static int basis_row_is_one(const double *B, size_t n) {
+  typedef long long v4l_ __attribute__((vector_size(32)));
+  const v4d one = {1.0, 1.0, 1.0, 1.0};
+  v4l_ all = {-1, -1, -1, -1};
+  size_t i = 0;
+  for (; i + 4 <= n; i += 4) all &= (v4l_)(ld4(B + i) == one);
+  int ok = (all[0] & all[1] & all[2] & all[3]) != 0;
+  for (; i < n; i++) ok &= B[i] == 1.0;
+  return ok;
+}
+
 /* M (both triangles) and v of the normal equations. */
 static void normal_equations_blocked(const double *B, size_t n, int P, const double *t,
                                      const double *isig, const double *D, double *M, double *v,
@@ -277,8 +290,7 @@ static void normal_equations_blocked(const double *B, size_t n, int P, const dou
   for (size_t q = 0; q < (size_t)P * P; q++) sc->accM[q] = z;
   for (int q = 0; q < P; q++) sc->accV[q] = z;
   size_t n4 = n & ~(size_t)3;
-  int one0 = 1; /* B_0 == 1 everywhere: see ne_accumulate */
-  for (size_t i = 0; i < n && one0; i++) one0 = B[i] == 1.0;
+  int one0 = basis_row_is_one(B, n); /* B_0 == 1 everywhere: see ne_accumulate */
   if (n4)
     ne_accumulate(B, n, P, t, isig, D, n4, one0, sc->accM, sc->accV, sc->wb, sc->dwb, sc->bw);
   if (ne_tail(B, n, P, t, isig, D, sc->tail)) {

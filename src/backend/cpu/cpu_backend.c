@@ -50,7 +50,7 @@ typedef struct cpu_slot {
  * computed once; each template then costs one rvs_spline_set_y. */
 typedef struct thread_ws {
   size_t maxn, maxt, wsize;
-  double *spec, *tmp, *t1, *t2, *work, *coeffs;
+  double *spec, *t1, *t2, *work, *coeffs;
   int nspl;
   const rvs_interp *spl_ip[RVS_LIB_MAX_SETUPS];
   rvs_spline spl[RVS_LIB_MAX_SETUPS];
@@ -68,7 +68,7 @@ typedef struct cpu_backend {
 } cpu_backend;
 
 static void ws_free(thread_ws *w) {
-  free(w->spec); free(w->tmp); free(w->t1); free(w->t2); free(w->work); free(w->coeffs);
+  free(w->spec); free(w->t1); free(w->t2); free(w->work); free(w->coeffs);
   for (int i = 0; i < w->nspl; i++) rvs_spline_free(&w->spl[i]);
   memset(w, 0, sizeof *w);
 }
@@ -79,9 +79,8 @@ static int ws_reserve(thread_ws *w, size_t maxn, size_t maxt, size_t wsize, int 
   if (maxn < w->maxn) maxn = w->maxn;
   if (maxt < w->maxt) maxt = w->maxt;
   if (wsize < w->wsize) wsize = w->wsize;
-  free(w->spec); free(w->tmp); free(w->t1); free(w->t2); free(w->work); free(w->coeffs);
+  free(w->spec); free(w->t1); free(w->t2); free(w->work); free(w->coeffs);
   w->spec = malloc(sizeof(double) * maxt);
-  w->tmp = malloc(sizeof(double) * maxt);
   w->t1 = malloc(sizeof(double) * maxn);
   w->t2 = malloc(sizeof(double) * maxn);
   w->work = malloc(sizeof(double) * wsize);
@@ -89,7 +88,7 @@ static int ws_reserve(thread_ws *w, size_t maxn, size_t maxt, size_t wsize, int 
   w->maxn = maxn;
   w->maxt = maxt;
   w->wsize = wsize;
-  if (!w->spec || !w->tmp || !w->t1 || !w->t2 || !w->work || !w->coeffs) {
+  if (!w->spec || !w->t1 || !w->t2 || !w->work || !w->coeffs) {
     w->maxn = w->maxt = w->wsize = 0;
     return RVS_ERR_NOMEM;
   }
@@ -260,8 +259,12 @@ static int prepare_template(thread_ws *w, const cpu_arm *A, const rvs_eval_reque
   const rvs_interp *ip = A->ip;
   size_t nt = rvs_interp_npix(ip);
   const double *lt = rvs_interp_lam(ip);
-  double *spec = w->spec, *tmp = w->tmp;
   T->spl = NULL;
+  rvs_spline *spl = ws_spline(w, ip);
+  if (!spl) return rvs_error(RVS_ERR_NOMEM, "CPU backend: cannot set up the template spline");
+  /* the template goes straight into the spline's values (no copy), or into
+   * spec first when vsini broadening follows */
+  double *spec = r->vsini > 0 ? w->spec : spl->y;
   int rc = rvs_interp_eval(ip, r->params, spec, &T->outside);
   if (rc == RVS_ERR_RANGE || !isfinite(T->outside)) {
     T->outside = NAN;
@@ -282,12 +285,10 @@ static int prepare_template(thread_ws *w, const cpu_arm *A, const rvs_eval_reque
   }
   if (r->vsini > 0) {
     double lnstep = log(lt[1] / lt[0]);
-    if ((rc = rvs_convolve_vsini(spec, nt, lnstep, r->vsini, tmp))) return rc;
-    memcpy(spec, tmp, sizeof(double) * nt);
+    if ((rc = rvs_convolve_vsini(spec, nt, lnstep, r->vsini, spl->y))) return rc;
   }
-  T->spl = ws_spline(w, ip);
-  if (!T->spl) return rvs_error(RVS_ERR_NOMEM, "CPU backend: cannot set up the template spline");
-  rvs_spline_set_y(T->spl, spec);
+  T->spl = spl;
+  rvs_spline_set_y(spl, spl->y);
   return RVS_OK;
 }
 
