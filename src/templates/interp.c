@@ -172,16 +172,33 @@ int rvs_interp_locate(const rvs_interp *ip, const double *params_raw, int *vert,
 #define WSUM_CHUNK 512
 RVS_CLONES static void weighted_sum32(const float *specs, size_t npix, const int *vert,
                                       const double *w, int nw, int log_spec, double *spec) {
+  typedef float v4f __attribute__((vector_size(16), aligned(4), may_alias));
+  const float *row[64];
+  int nr = nw < 64 ? nw : 64;
+  for (int k = 0; k < nr; k++) row[k] = specs + (size_t)vert[k] * npix;
   for (size_t j0 = 0; j0 < npix; j0 += WSUM_CHUNK) {
     size_t len = npix - j0 < WSUM_CHUNK ? npix - j0 : WSUM_CHUNK;
     double *o = spec + j0;
-    const float *src = specs + (size_t)vert[0] * npix + j0;
-    double w0 = w[0];
-    for (size_t j = 0; j < len; j++) o[j] = w0 * (double)src[j];
-    for (int k = 1; k < nw; k++) {
-      double wk = w[k];
-      src = specs + (size_t)vert[k] * npix + j0;
-      for (size_t j = 0; j < len; j++) o[j] += wk * (double)src[j];
+    size_t j = 0;
+    if (nw <= 64) {
+      /* four pixels at a time, the sum over the vertices in a register (the
+       * same operations per pixel, in the same order, as the passes below) */
+      for (; j + 4 <= len; j += 4) {
+        v4d acc = w[0] * __builtin_convertvector(*(const v4f *)(row[0] + j0 + j), v4d);
+        for (int k = 1; k < nw; k++)
+          acc += w[k] * __builtin_convertvector(*(const v4f *)(row[k] + j0 + j), v4d);
+        st4(o + j, acc);
+      }
+    }
+    if (j < len) {
+      const float *src = specs + (size_t)vert[0] * npix + j0;
+      double w0 = w[0];
+      for (size_t q = j; q < len; q++) o[q] = w0 * (double)src[q];
+      for (int k = 1; k < nw; k++) {
+        double wk = w[k];
+        src = specs + (size_t)vert[k] * npix + j0;
+        for (size_t q = j; q < len; q++) o[q] += wk * (double)src[q];
+      }
     }
     /* exp while the chunk is in L1 (chunks of a multiple of 4: the same
      * vector/tail split of the pixels as one call over all of them) */
