@@ -155,52 +155,38 @@ RVS_CLONES static void ne_accumulate(const double *B, size_t ldb, int P, const d
         for (size_t i = 0; i < cl; i += 4) st4(o + i, ld4(bj + i) * ld4(wb + i));
       }
     }
-    for (int j = r0; j < P; j += 2) {
-      int j1 = j + 1 < P ? j + 1 : j;
-      const double *b0 = bw + (size_t)j * NE_CHUNK, *b1 = bw + (size_t)j1 * NE_CHUNK;
-      int k0 = j;
-      for (; k0 + 2 < P; k0 += 4) { /* 2x4 tiles while 3 or 4 columns remain */
-        const double *y[4];
-        for (int q = 0; q < 4; q++) y[q] = B + (size_t)(k0 + q < P ? k0 + q : P - 1) * ldb + c0;
-        const double *y0 = y[0], *y1 = y[1], *y2 = y[2], *y3 = y[3];
+    /* 3x3 tiles over the upper triangle of rows/columns r0..P-1: nine
+     * accumulators and six vectors per step (each load feeds three
+     * products); diagonal tiles compute three products below the diagonal,
+     * which are dropped.  Each sum keeps its order: per block from 0, pixel
+     * by pixel, then added to accM. */
+    for (int j = r0; j < P; j += 3) {
+      int j1 = j + 1 < P ? j + 1 : P - 1, j2 = j + 2 < P ? j + 2 : P - 1;
+      const double *x0p = bw + (size_t)j * NE_CHUNK, *x1p = bw + (size_t)j1 * NE_CHUNK;
+      const double *x2p = bw + (size_t)j2 * NE_CHUNK;
+      for (int k0 = j; k0 < P; k0 += 3) {
+        int k1 = k0 + 1 < P ? k0 + 1 : P - 1, k2 = k0 + 2 < P ? k0 + 2 : P - 1;
+        const double *y0 = B + (size_t)k0 * ldb + c0, *y1 = B + (size_t)k1 * ldb + c0;
+        const double *y2 = B + (size_t)k2 * ldb + c0;
         v4d z = {0, 0, 0, 0};
-        v4d a00 = z, a01 = z, a02 = z, a03 = z, a10 = z, a11 = z, a12 = z, a13 = z;
+        v4d a00 = z, a01 = z, a02 = z, a10 = z, a11 = z, a12 = z, a20 = z, a21 = z, a22 = z;
         for (size_t i = 0; i < cl; i += 4) {
-          v4d x0 = ld4(b0 + i), x1 = ld4(b1 + i);
-          v4d u0 = ld4(y0 + i), u1 = ld4(y1 + i), u2 = ld4(y2 + i), u3 = ld4(y3 + i);
+          v4d x0 = ld4(x0p + i), x1 = ld4(x1p + i), x2 = ld4(x2p + i);
+          v4d u0 = ld4(y0 + i), u1 = ld4(y1 + i), u2 = ld4(y2 + i);
           a00 += x0 * u0;
           a01 += x0 * u1;
           a02 += x0 * u2;
-          a03 += x0 * u3;
           a10 += x1 * u0;
           a11 += x1 * u1;
           a12 += x1 * u2;
-          a13 += x1 * u3;
+          a20 += x2 * u0;
+          a21 += x2 * u1;
+          a22 += x2 * u2;
         }
-        v4d r0[4] = {a00, a01, a02, a03}, r1[4] = {a10, a11, a12, a13};
-        for (int q = 0; q < 4 && k0 + q < P; q++) {
-          accM[(size_t)j * P + k0 + q] += r0[q];
-          if (j1 != j && k0 + q >= j1) accM[(size_t)j1 * P + k0 + q] += r1[q];
-        }
-      }
-      if (k0 < P) { /* 1 or 2 columns left: a 2x2 tile (no products of padding) */
-        int k1 = k0 + 1 < P ? k0 + 1 : k0;
-        const double *y0 = B + (size_t)k0 * ldb + c0, *y1 = B + (size_t)k1 * ldb + c0;
-        v4d z = {0, 0, 0, 0};
-        v4d a00 = z, a01 = z, a10 = z, a11 = z;
-        for (size_t i = 0; i < cl; i += 4) {
-          v4d x0 = ld4(b0 + i), x1 = ld4(b1 + i);
-          v4d u0 = ld4(y0 + i), u1 = ld4(y1 + i);
-          a00 += x0 * u0;
-          a01 += x0 * u1;
-          a10 += x1 * u0;
-          a11 += x1 * u1;
-        }
-        v4d r0[2] = {a00, a01}, r1[2] = {a10, a11};
-        for (int q = 0; q < 2 && k0 + q < P; q++) {
-          accM[(size_t)j * P + k0 + q] += r0[q];
-          if (j1 != j && k0 + q >= j1) accM[(size_t)j1 * P + k0 + q] += r1[q];
-        }
+        v4d r[3][3] = {{a00, a01, a02}, {a10, a11, a12}, {a20, a21, a22}};
+        for (int rr = 0; rr < 3 && j + rr < P; rr++)
+          for (int cc = 0; cc < 3 && k0 + cc < P; cc++)
+            if (k0 + cc >= j + rr) accM[(size_t)(j + rr) * P + k0 + cc] += r[rr][cc];
       }
     }
     for (int j0 = 0; j0 < P; j0 += 4) {
