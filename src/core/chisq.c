@@ -140,20 +140,30 @@ RVS_CLONES static void ne_accumulate(const double *B, size_t ldb, int P, const d
       for (size_t i = 0; i < cl; i += 4) s0 += ld4(wb + i);
       accM[0] += s0;
     }
+    /* with each row's B_j w, the v sums B_j dw of that row (one load of B_j
+     * for both; rows below r0 are summed after the tiles) */
     for (int j = r0; j < P; j++) {
       const double *bj = B + (size_t)j * ldb + c0;
       double *o = bw + (size_t)j * NE_CHUNK;
+      v4d sv = {0, 0, 0, 0};
       if (one0) {
         v4d s0 = {0, 0, 0, 0};
         for (size_t i = 0; i < cl; i += 4) {
-          v4d b = ld4(bj + i) * ld4(wb + i);
+          v4d x = ld4(bj + i);
+          v4d b = x * ld4(wb + i);
           st4(o + i, b);
           s0 += b;
+          sv += x * ld4(dwb + i);
         }
         accM[j] += s0;
       } else {
-        for (size_t i = 0; i < cl; i += 4) st4(o + i, ld4(bj + i) * ld4(wb + i));
+        for (size_t i = 0; i < cl; i += 4) {
+          v4d x = ld4(bj + i);
+          st4(o + i, x * ld4(wb + i));
+          sv += x * ld4(dwb + i);
+        }
       }
+      accV[j] += sv;
     }
     /* 3x3 tiles over the upper triangle of rows/columns r0..P-1: nine
      * accumulators and six vectors per step (each load feeds three
@@ -189,21 +199,11 @@ RVS_CLONES static void ne_accumulate(const double *B, size_t ldb, int P, const d
             if (k0 + cc >= j + rr) accM[(size_t)(j + rr) * P + k0 + cc] += r[rr][cc];
       }
     }
-    for (int j0 = 0; j0 < P; j0 += 4) {
-      const double *y[4];
-      for (int q = 0; q < 4; q++) y[q] = B + (size_t)(j0 + q < P ? j0 + q : P - 1) * ldb + c0;
-      const double *y0 = y[0], *y1 = y[1], *y2 = y[2], *y3 = y[3];
-      v4d z = {0, 0, 0, 0};
-      v4d a0 = z, a1 = z, a2 = z, a3 = z;
-      for (size_t i = 0; i < cl; i += 4) {
-        v4d dv = ld4(dwb + i);
-        a0 += ld4(y0 + i) * dv;
-        a1 += ld4(y1 + i) * dv;
-        a2 += ld4(y2 + i) * dv;
-        a3 += ld4(y3 + i) * dv;
-      }
-      v4d r[4] = {a0, a1, a2, a3};
-      for (int q = 0; q < 4 && j0 + q < P; q++) accV[j0 + q] += r[q];
+    for (int j = 0; j < r0; j++) { /* v sums of the rows the loop above skipped */
+      const double *bj = B + (size_t)j * ldb + c0;
+      v4d sv = {0, 0, 0, 0};
+      for (size_t i = 0; i < cl; i += 4) sv += ld4(bj + i) * ld4(dwb + i);
+      accV[j] += sv;
     }
   }
 }
