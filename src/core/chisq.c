@@ -108,8 +108,8 @@ static void combine_basis(const double *B, size_t n, int P, const double *a,
 /* Lane sums over pixels [0, len), len a multiple of 4, rows B_j = B + j ldb:
  * accM[j P + k] += B_j w B_k (k >= j) and accV[j] += B_j dw, where
  * ws = t isig (isig NULL: ws = t), w = ws^2, dw = D ws.  Per block of
- * NE_CHUNK pixels: w, dw and B_j w once, then 2x4 tiles of (j, k) pairs with eight
- * accumulators in registers. */
+ * NE_CHUNK pixels: w, dw, then B_j w with the v sums of row j, then 3x3
+ * tiles of (j, k) pairs with nine accumulators in registers. */
 RVS_CLONES static void ne_accumulate(const double *B, size_t ldb, int P, const double *t,
                                      const double *isig, const double *D, size_t len,
                                      int one0, v4d *accM, v4d *accV, double *wb, double *dwb,

@@ -15,7 +15,7 @@
  *
  * Hot path: with a caller work buffer no function here allocates.  M, v and
  * the residual are accumulated by blocked kernels (chisq.c): pixels in
- * blocks of 128 that stay in L1, four pixels per vector, 2x4 tiles of
+ * blocks of 128 that stay in L1, four pixels per vector, 3x3 tiles of
  * (j, k) pairs in registers; sums per lane in pixel order, lanes joined in a
  * fixed order, so reruns (and the SSE2/AVX2 clones, core/simd.h) give
  * identical bits.
