@@ -57,6 +57,13 @@ static void grid_factors(const double *x, size_t n, double *cdash, double *iden,
   cdash[m - 1] = 0; /* unused */
 }
 
+/* One step of every interleaved chain: row w[c L] of chain c, its factor
+ * e[c L], its previous value p[c] (in registers once inlined). */
+static inline void chains_step(double *restrict w, const double *restrict e, size_t L,
+                               double p[NCHUNK]) {
+  for (int c = 0; c < NCHUNK; c++) w[c * L] = p[c] = w[c * L] - e[c * L] * p[c];
+}
+
 /* v[i] -= f[i] * v[i-1] for i = 1..m-1, in order.  The interleaved chains
  * carry their last value in a register: read back from memory, every step
  * waited on a store-to-load forward (v and f may alias for the compiler). */
@@ -69,21 +76,11 @@ static void recur_up(double *restrict v, const double *restrict f, size_t m) {
   size_t L = m / NCHUNK;
   /* chunk c = [cL, (c+1)L), the last one extends to m; each starts with a
    * zero carry (chunk 0 with the true one, there is none) */
-  double p0 = v[0], p1 = v[L], p2 = v[2 * L], p3 = v[3 * L];
-  double p4 = v[4 * L], p5 = v[5 * L], p6 = v[6 * L], p7 = v[7 * L];
-  for (size_t t = 1; t < L; t++) {
-    double *w = v + t;
-    const double *e = f + t;
-    w[0] = p0 = w[0] - e[0] * p0;
-    w[L] = p1 = w[L] - e[L] * p1;
-    w[2 * L] = p2 = w[2 * L] - e[2 * L] * p2;
-    w[3 * L] = p3 = w[3 * L] - e[3 * L] * p3;
-    w[4 * L] = p4 = w[4 * L] - e[4 * L] * p4;
-    w[5 * L] = p5 = w[5 * L] - e[5 * L] * p5;
-    w[6 * L] = p6 = w[6 * L] - e[6 * L] * p6;
-    w[7 * L] = p7 = w[7 * L] - e[7 * L] * p7;
-  }
-  for (size_t i = NCHUNK * L; i < m; i++) v[i] = p7 = v[i] - f[i] * p7;
+  double p[NCHUNK];
+  for (int c = 0; c < NCHUNK; c++) p[c] = v[c * L];
+  for (size_t t = 1; t < L; t++) chains_step(v + t, f + t, L, p);
+  double pl = p[NCHUNK - 1];
+  for (size_t i = NCHUNK * L; i < m; i++) v[i] = pl = v[i] - f[i] * pl;
   for (size_t c = 1; c < NCHUNK; c++) {
     size_t s = c * L, end = c + 1 < NCHUNK ? s + L : m;
     double carry = v[s - 1], q = 1;
@@ -105,21 +102,10 @@ static void recur_down(double *restrict v, const double *restrict f, size_t m) {
   size_t L = m / NCHUNK, r = m - NCHUNK * L;
   /* chunk c = [r + cL, r + (c+1)L) (chunk 0 also takes [0, r)); each is
    * solved downward from its top element with a zero carry */
-  double *top0 = v + r + L - 1;
-  double p0 = top0[0], p1 = top0[L], p2 = top0[2 * L], p3 = top0[3 * L];
-  double p4 = top0[4 * L], p5 = top0[5 * L], p6 = top0[6 * L], p7 = top0[7 * L];
-  for (size_t t = 2; t <= L; t++) {
-    double *w = v + r + L - t; /* chunk 0, element top - (t - 1) */
-    const double *e = f + r + L - t;
-    w[0] = p0 = w[0] - e[0] * p0;
-    w[L] = p1 = w[L] - e[L] * p1;
-    w[2 * L] = p2 = w[2 * L] - e[2 * L] * p2;
-    w[3 * L] = p3 = w[3 * L] - e[3 * L] * p3;
-    w[4 * L] = p4 = w[4 * L] - e[4 * L] * p4;
-    w[5 * L] = p5 = w[5 * L] - e[5 * L] * p5;
-    w[6 * L] = p6 = w[6 * L] - e[6 * L] * p6;
-    w[7 * L] = p7 = w[7 * L] - e[7 * L] * p7;
-  }
+  double p[NCHUNK];
+  for (int c = 0; c < NCHUNK; c++) p[c] = v[r + L - 1 + c * L];
+  for (size_t t = 2; t <= L; t++) /* chunk 0's element top - (t - 1) */
+    chains_step(v + r + L - t, f + r + L - t, L, p);
   for (size_t c = NCHUNK - 1; c-- > 0;) {
     size_t top = r + (c + 1) * L; /* first element of chunk c+1 (final) */
     size_t lo = r + c * L;
