@@ -338,11 +338,11 @@ __device__ void spline_recur_down(double *__restrict__ v, const double *__restri
 // place in z[1..nt-2].  SPLINE_TPL_PER_WARP templates per one-warp block, a
 // group of SPLINE_GROUP lanes each (one lane per chain of the recurrences).
 __global__ void __launch_bounds__(32)
-spline_exact_kernel(const dtpl *__restrict__ tpls, int ntpl, const dsetup *__restrict__ setups,
+spline_exact_kernel(const dtpl *__restrict__ tpls, int ntpl, int tpw, const dsetup *__restrict__ setups,
                     double *__restrict__ tbuf) {
   const int tid = threadIdx.x, grp = tid / SPLINE_GROUP, l = tid % SPLINE_GROUP;
-  const int k = blockIdx.x * SPLINE_TPL_PER_WARP + grp;
-  if (k >= ntpl) return; // the whole group leaves together
+  const int k = blockIdx.x * tpw + grp;
+  if (grp >= tpw || k >= ntpl) return; // the whole group leaves together
   const unsigned mask = ((1u << SPLINE_GROUP) - 1u) << (grp * SPLINE_GROUP);
   const dtpl T = tpls[k];
   const dsetup S = setups[T.setup];
@@ -1277,8 +1277,14 @@ static int gpu_pass(cuda_backend *cb, const rvs_eval_request *req, const int *gi
     }
     PHASE(3)
     if (ndev > 0) {
-      const unsigned nsb = (unsigned)((ndev + SPLINE_TPL_PER_WARP - 1) / SPLINE_TPL_PER_WARP);
-      spline_exact_kernel<<<nsb, 32, 0, st>>>(d_tpl, (int)ndev, cb->d_setups, d_tbuf);
+      static int tpw = 0; // templates per warp: RVS_CUDA_SPLINE_TPW (1, 2 or 4; default 1)
+      if (!tpw) {
+        const char *e = getenv("RVS_CUDA_SPLINE_TPW");
+        int v = e ? atoi(e) : 1;
+        tpw = (v == 2 || v == 4) ? v : 1;
+      }
+      const unsigned nsb = (unsigned)((ndev + (size_t)tpw - 1) / (size_t)tpw);
+      spline_exact_kernel<<<nsb, 32, 0, st>>>(d_tpl, (int)ndev, tpw, cb->d_setups, d_tbuf);
       if ((e = cudaGetLastError()) != cudaSuccess) { rc = cuda_fail(e, "spline_exact_kernel", __FILE__, __LINE__); break; }
     }
     PHASE(4)
