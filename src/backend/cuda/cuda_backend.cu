@@ -260,23 +260,33 @@ __global__ void vsini_kernel(const int *__restrict__ vlist, const dtpl *__restri
 
 // The Thomas recurrences of core/spline.c (recur_up / recur_down), operation
 // for operation: below NCHUNK * CHUNK_MIN rows one sequential chain;
-// otherwise NCHUNK chains (one thread each) solved from a zero carry, then
-// the remainder rows and the carry corrections by one thread, in the CPU's
-// order.  The caller's block is one warp; v and f are in global memory.
-__device__ void spline_recur_up(double *v, const double *f, int m, int tid) {
+// otherwise NCHUNK chains (one lane each) solved from a zero carry, then the
+// remainder rows and the carry corrections by one lane, in the CPU's order.
+// The caller is a group of SPLINE_GROUP lanes of one warp (mask: the group's
+// lanes); v and f are in global memory.  Each chain carries its last value
+// in a register: read back from v, every step waited on the store before.
+#define SPLINE_GROUP RVS_SPLINE_NCHUNK
+#define SPLINE_TPL_PER_WARP (32 / SPLINE_GROUP)
+static_assert(32 % SPLINE_GROUP == 0, "spline groups must tile a warp");
+__device__ void spline_recur_up(double *__restrict__ v, const double *__restrict__ f, int m,
+                                int l, unsigned mask) {
   if (m < RVS_SPLINE_NCHUNK * RVS_SPLINE_CHUNK_MIN) {
-    if (tid == 0)
-      for (int i = 1; i < m; i++) v[i] -= f[i] * v[i - 1];
+    if (l == 0) {
+      double p = v[0];
+      for (int i = 1; i < m; i++) v[i] = p = v[i] - f[i] * p;
+    }
     return;
   }
   const int L = m / RVS_SPLINE_NCHUNK;
-  if (tid < RVS_SPLINE_NCHUNK) {
-    const int b = tid * L;
-    for (int t = 1; t < L; t++) v[b + t] -= f[b + t] * v[b + t - 1];
+  if (l < RVS_SPLINE_NCHUNK) {
+    const int b = l * L;
+    double p = v[b];
+    for (int t = 1; t < L; t++) v[b + t] = p = v[b + t] - f[b + t] * p;
   }
-  __syncthreads();
-  if (tid == 0) {
-    for (int i = RVS_SPLINE_NCHUNK * L; i < m; i++) v[i] -= f[i] * v[i - 1];
+  __syncwarp(mask);
+  if (l == 0) {
+    double p = v[RVS_SPLINE_NCHUNK * L - 1];
+    for (int i = RVS_SPLINE_NCHUNK * L; i < m; i++) v[i] = p = v[i] - f[i] * p;
     for (int c = 1; c < RVS_SPLINE_NCHUNK; c++) {
       const int s0 = c * L, end = c + 1 < RVS_SPLINE_NCHUNK ? s0 + L : m;
       const double carry = v[s0 - 1];
@@ -290,19 +300,23 @@ __device__ void spline_recur_up(double *v, const double *f, int m, int tid) {
   }
 }
 
-__device__ void spline_recur_down(double *v, const double *f, int m, int tid) {
+__device__ void spline_recur_down(double *__restrict__ v, const double *__restrict__ f, int m,
+                                  int l, unsigned mask) {
   if (m < RVS_SPLINE_NCHUNK * RVS_SPLINE_CHUNK_MIN) {
-    if (tid == 0)
-      for (int j = m - 2; j >= 0; j--) v[j] -= f[j] * v[j + 1];
+    if (l == 0) {
+      double p = v[m - 1];
+      for (int j = m - 2; j >= 0; j--) v[j] = p = v[j] - f[j] * p;
+    }
     return;
   }
   const int L = m / RVS_SPLINE_NCHUNK, r = m - RVS_SPLINE_NCHUNK * L;
-  if (tid < RVS_SPLINE_NCHUNK) { // chunk [r + cL, r + (c+1)L) from its top down
-    const int lo = r + tid * L, top = lo + L - 1;
-    for (int j = top - 1; j >= lo; j--) v[j] -= f[j] * v[j + 1];
+  if (l < RVS_SPLINE_NCHUNK) { // chunk [r + cL, r + (c+1)L) from its top down
+    const int lo = r + l * L, top = lo + L - 1;
+    double p = v[top];
+    for (int j = top - 1; j >= lo; j--) v[j] = p = v[j] - f[j] * p;
   }
-  __syncthreads();
-  if (tid == 0) {
+  __syncwarp(mask);
+  if (l == 0) {
     for (int c = RVS_SPLINE_NCHUNK - 2; c >= 0; c--) {
       const int top = r + (c + 1) * L, lo = r + c * L;
       const double carry = v[top];
@@ -312,33 +326,39 @@ __device__ void spline_recur_down(double *v, const double *f, int m, int tid) {
         v[j] += q * carry;
         if (fabs(q) < RVS_SPLINE_CARRY_EPS) break;
       }
-      if (c == 0)
-        for (int j = r - 1; j >= 0; j--) v[j] -= f[j] * v[j + 1];
+      if (c == 0) {
+        double p = v[r];
+        for (int j = r - 1; j >= 0; j--) v[j] = p = v[j] - f[j] * p;
+      }
     }
   }
 }
 
-// z of one template (solve_z of core/spline.c): rhs, forward, backward, in
-// place in z[1..nt-2].  One warp per template.
+// z of the templates (solve_z of core/spline.c): rhs, forward, backward, in
+// place in z[1..nt-2].  SPLINE_TPL_PER_WARP templates per one-warp block, a
+// group of SPLINE_GROUP lanes each (one lane per chain of the recurrences).
 __global__ void __launch_bounds__(32)
-spline_exact_kernel(const dtpl *__restrict__ tpls, const dsetup *__restrict__ setups,
+spline_exact_kernel(const dtpl *__restrict__ tpls, int ntpl, int tpw, const dsetup *__restrict__ setups,
                     double *__restrict__ tbuf) {
-  const dtpl T = tpls[blockIdx.x];
+  const int tid = threadIdx.x, grp = tid / SPLINE_GROUP, l = tid % SPLINE_GROUP;
+  const int k = blockIdx.x * tpw + grp;
+  if (grp >= tpw || k >= ntpl) return; // the whole group leaves together
+  const unsigned mask = ((1u << SPLINE_GROUP) - 1u) << (grp * SPLINE_GROUP);
+  const dtpl T = tpls[k];
   const dsetup S = setups[T.setup];
-  const int nt = S.nt, m = nt - 2, tid = threadIdx.x;
+  const int nt = S.nt, m = nt - 2;
   const double *y = tbuf + T.buf + nt;
   double *z = tbuf + T.buf + 2 * (long long)nt;
   double *v = z + 1;
-  for (int i = tid; i < m; i += 32) {
+  for (int i = l; i < m; i += SPLINE_GROUP) {
     const double b0 = (y[i + 1] - y[i]) * S.hinv[i], b1 = (y[i + 2] - y[i + 1]) * S.hinv[i + 1];
     v[i] = 6 * (b1 - b0) * S.iden[i];
   }
-  __syncthreads();
-  spline_recur_up(v, S.g, m, tid);
-  __syncthreads();
-  spline_recur_down(v, S.cdash, m, tid);
-  __syncthreads();
-  if (tid == 0) {
+  __syncwarp(mask);
+  spline_recur_up(v, S.g, m, l, mask);
+  __syncwarp(mask);
+  spline_recur_down(v, S.cdash, m, l, mask);
+  if (l == 0) {
     z[0] = 0;
     z[nt - 1] = 0;
   }
@@ -1257,7 +1277,14 @@ static int gpu_pass(cuda_backend *cb, const rvs_eval_request *req, const int *gi
     }
     PHASE(3)
     if (ndev > 0) {
-      spline_exact_kernel<<<(unsigned)ndev, 32, 0, st>>>(d_tpl, cb->d_setups, d_tbuf);
+      static int tpw = 0; // templates per warp: RVS_CUDA_SPLINE_TPW (1, 2 or 4; default 1)
+      if (!tpw) {
+        const char *e = getenv("RVS_CUDA_SPLINE_TPW");
+        int v = e ? atoi(e) : 1;
+        tpw = (v == 2 || v == 4) ? v : 1;
+      }
+      const unsigned nsb = (unsigned)((ndev + (size_t)tpw - 1) / (size_t)tpw);
+      spline_exact_kernel<<<nsb, 32, 0, st>>>(d_tpl, (int)ndev, tpw, cb->d_setups, d_tbuf);
       if ((e = cudaGetLastError()) != cudaSuccess) { rc = cuda_fail(e, "spline_exact_kernel", __FILE__, __LINE__); break; }
     }
     PHASE(4)
