@@ -78,6 +78,7 @@ typedef struct dtpl {
 typedef struct ditem {
   int slotarm, tpl;
   double shrink, lnoff;    // lam_rest = lam_obs * shrink; lnoff = ln(shrink) - x0
+  long long moff;          // the item's ws_i = t_i / sigma_i in the model pool
 } ditem;
 
 typedef struct dreqarm {
@@ -403,7 +404,7 @@ spline_exact_kernel(const dtpl *__restrict__ tpls, int ntpl, int tpw, const dset
 #include "backend/cuda/cuda_chisq_body.cuh"
 
 typedef void (*chisq_fn)(const ditem *, int, const dslotarm *, const dsetup *, const dtpl *,
-                         const double *, double *, int);
+                         const double *, double *, int, double *);
 static const chisq_fn chisq_kernels[RVS_CUDA_MAX_NPOLY + 1] = {
     NULL, chisq_p1, chisq_p2, chisq_p3, chisq_p4, chisq_p5, chisq_p6,
     chisq_p7, chisq_p8, chisq_p9, chisq_p10, chisq_p11, chisq_p12};
@@ -485,31 +486,27 @@ __global__ void finish_kernel(const dreq *__restrict__ reqs, const dreqarm *__re
 }
 
 // The explicit residual of an item, summed in the CPU's order (core/chisq.h):
-// r_i = D_i - (t_i / sigma_i) sum_j a_j B_j(i), r_i^2 summed per lane q = i % 4
-// in pixel order over [0, n4), the last n % 4 pixels added to lane 0, the
-// lanes joined as (l0 + l1) + (l2 + l3).  The warp forms r_i^2 of a group in
-// parallel (sampled as in the chisq kernels); lanes 0..3 then add them up.
+// r_i = D_i - ws_i sum_j a_j B_j(i), with ws_i = t_i / sigma_i as the chisq
+// kernel computed and stored it (so no second sampling of the spline and
+// band), r_i^2 summed per lane q = i % 4 in pixel order over [0, n4), the
+// last n % 4 pixels added to lane 0, the lanes joined as (l0 + l1) + (l2 + l3).
+// The warp forms r_i^2 of a group in parallel; lanes 0..3 then add them up.
 // a: the coefficients finish_kernel left at the start of the item's sums;
 // the result goes to iout[item][0].
 __global__ void __launch_bounds__(CHISQ_THREADS)
 resid_kernel(const ditem *__restrict__ items, int nitems, const dslotarm *__restrict__ slotarms,
-             const dsetup *__restrict__ setups, const dtpl *__restrict__ tpls,
-             const double *__restrict__ tbuf, const double *__restrict__ acc, int P, int hmax,
+             const double *__restrict__ model, const double *__restrict__ acc, int P,
              double *__restrict__ iout) {
   extern __shared__ double chisq_smem[];
   const int lane = threadIdx.x & 31;
   const int warp = threadIdx.x >> 5;
   const int item = blockIdx.x * (CHISQ_THREADS / 32) + warp;
   if (item >= nitems) return;
-  double *buf = chisq_smem + (size_t)warp * (GROUP_BUF_LEN(hmax) + NE_GROUP);
-  double *r2 = buf + GROUP_BUF_LEN(hmax);
+  double *r2 = chisq_smem + (size_t)warp * NE_GROUP;
   const ditem it = items[item];
   const dslotarm A = slotarms[it.slotarm];
-  const dtpl T = tpls[it.tpl];
-  const dsetup S = setups[T.setup];
-  const double *y = tbuf + T.buf + S.nt;
-  const double *z = tbuf + T.buf + 2 * (long long)S.nt;
-  const int n = A.n, nd = A.nd, h = nd > 0 ? (nd - 1) / 2 : 0;
+  const double *ws_of = model + it.moff;
+  const int n = A.n;
   const int NACC = P * (P + 1) / 2 + P;
   const double *co = acc + (size_t)item * NACC;
   double a[RVS_CUDA_MAX_NPOLY];
@@ -521,17 +518,12 @@ resid_kernel(const ditem *__restrict__ items, int nitems, const dslotarm *__rest
   for (int g0 = 0; g0 < NB.nblk; g0 += 8) {
     const int glast = min(g0 + 8, NB.nblk) - 1;
     const int gs = ne_block_start(&NB, g0), ge = ne_block_end(&NB, glast);
-    const int lo = gs - h;
-    sample_group(&A, &S, y, z, it.shrink, it.lnoff, lo, ge + h, lane, buf);
-    __syncwarp();
     for (int i = gs + lane; i < ge; i += 32) {
-      const double tt = band_at(&A, buf, i, lo);
       double c = a[0] * A.B[i];
 #pragma unroll
       for (int j = 1; j < RVS_CUDA_MAX_NPOLY; j++)
         if (j < P) c += a[j] * A.B[(size_t)j * n + i];
-      const double ws = tt * A.isig[i];
-      const double rr = A.D[i] - ws * c;
+      const double rr = A.D[i] - ws_of[i] * c;
       r2[i - gs] = rr * rr;
     }
     __syncwarp();
@@ -572,7 +564,7 @@ typedef struct cu_slot {
   cu_arm arm[RVS_MAXARMS];
 } cu_slot;
 
-enum { POOL_TBUF, POOL_ACC, POOL_META, POOL_OUT, NPOOL };
+enum { POOL_TBUF, POOL_ACC, POOL_META, POOL_OUT, POOL_MODEL, NPOOL };
 
 typedef struct cu_tpl_host {  // one de-duplicated template of a pass
   int rc;          // locate status
@@ -1183,6 +1175,7 @@ static int gpu_pass(cuda_backend *cb, const rvs_eval_request *req, const int *gi
   step_done(cb, 3, &t_step);
   // items sorted by slot-arm (warps of one block share the spectrum's data)
   int hmax = 0, maxnt = 4;
+  size_t model_dbl = 0;
   {
     int *key = (int *)malloc(sizeof(int) * (nitems ? nitems : 1));
     ditem *tmp = (ditem *)malloc(sizeof(ditem) * (nitems ? nitems : 1));
@@ -1231,6 +1224,8 @@ static int gpu_pass(cuda_backend *cb, const rvs_eval_request *req, const int *gi
     rvs_cuda_order_by_key(key, nitems, cb->nslots * RVS_MAXARMS, cnt, ord);
     for (size_t k = 0; k < nitems; k++) {
       h_item[k] = tmp[ord[k]];
+      h_item[k].moff = (long long)model_dbl; // ws_i of the item, for resid_kernel
+      model_dbl += cb->slots[h_item[k].slotarm / RVS_MAXARMS].arm[h_item[k].slotarm % RVS_MAXARMS].n;
       pos_of[ord[k]] = k;
     }
     for (size_t i = 0; i < nr; i++)
@@ -1239,11 +1234,16 @@ static int gpu_pass(cuda_backend *cb, const rvs_eval_request *req, const int *gi
           h_ra[i * RVS_MAXARMS + a].item = (int)pos_of[h_ra[i * RVS_MAXARMS + a].item];
     free(key); free(tmp); free(ord); free(cnt); free(pos_of);
   }
+  if ((rc = pool_need(cb, POOL_MODEL, sizeof(double) * model_dbl))) {
+    free(ok);
+    return rc;
+  }
   // 5. device work
   unsigned char *dm = (unsigned char *)cb->pool[POOL_META];
   double *d_tbuf = (double *)cb->pool[POOL_TBUF];
   double *d_acc = (double *)cb->pool[POOL_ACC];
   double *d_iout = (double *)cb->pool[POOL_OUT];
+  double *d_model = (double *)cb->pool[POOL_MODEL];
   int *d_flag = (int *)((unsigned char *)cb->pool[POOL_OUT] +
                         align256(sizeof(double) * nitems * (size_t)(P + 1)));
   cudaStream_t st = cb->stream;
@@ -1294,7 +1294,7 @@ static int gpu_pass(cuda_backend *cb, const rvs_eval_request *req, const int *gi
       size_t smem = sizeof(double) * (size_t)wpb * (GROUP_BUF_LEN((size_t)hmax) + 4 * (size_t)NACC);
       chisq_kernels[P]<<<nb, CHISQ_THREADS, smem, st>>>(
           (const ditem *)(dm + o_item), (int)nitems, cb->d_slotarms, cb->d_setups, d_tpl,
-          d_tbuf, d_acc, hmax);
+          d_tbuf, d_acc, hmax, d_model);
       if ((e = cudaGetLastError()) != cudaSuccess) { rc = cuda_fail(e, "chisq kernel", __FILE__, __LINE__); break; }
     }
     PHASE(5)
@@ -1304,10 +1304,9 @@ static int gpu_pass(cuda_backend *cb, const rvs_eval_request *req, const int *gi
           d_iout, d_flag);
       if ((e = cudaGetLastError()) != cudaSuccess) { rc = cuda_fail(e, "finish_kernel", __FILE__, __LINE__); break; }
       if (nitems > 0) {
-        size_t smem = sizeof(double) * (size_t)wpb * (GROUP_BUF_LEN((size_t)hmax) + NE_GROUP);
+        size_t smem = sizeof(double) * (size_t)wpb * NE_GROUP;
         resid_kernel<<<nb, CHISQ_THREADS, smem, st>>>((const ditem *)(dm + o_item), (int)nitems,
-                                                      cb->d_slotarms, cb->d_setups, d_tpl, d_tbuf,
-                                                      d_acc, P, hmax, d_iout);
+                                                      cb->d_slotarms, d_model, d_acc, P, d_iout);
         if ((e = cudaGetLastError()) != cudaSuccess) { rc = cuda_fail(e, "resid_kernel", __FILE__, __LINE__); break; }
         e = cudaMemcpyAsync(cb->h_iout, d_iout, sizeof(double) * nitems * (size_t)(P + 1),
                             cudaMemcpyDeviceToHost, st);

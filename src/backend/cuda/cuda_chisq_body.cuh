@@ -12,7 +12,8 @@
 //   P(P+1)/2 + P elements; then the partials of the 8 blocks of the group are
 //   added, in block order, to the running sums of lane q (shared memory);
 //   at the end the four lanes are joined as (l0 + l1) + (l2 + l3).
-// Per group the warp first samples the Doppler-shifted spline over the
+// The warp also stores ws_i = t_i / sigma_i of every pixel (model pool) for
+// resid_kernel.  Per group the warp first samples the Doppler-shifted spline over the
 // group's pixels plus the resolution halo into shared memory.
 #if !defined(CHISQ_P) || !defined(CHISQ_NAME)
 #error "define CHISQ_P and CHISQ_NAME before including cuda_chisq_body.cuh"
@@ -21,7 +22,8 @@
 __global__ void __launch_bounds__(CHISQ_THREADS)
 CHISQ_NAME(const ditem *__restrict__ items, int nitems, const dslotarm *__restrict__ slotarms,
            const dsetup *__restrict__ setups, const dtpl *__restrict__ tpls,
-           const double *__restrict__ tbuf, double *__restrict__ acc, int hmax) {
+           const double *__restrict__ tbuf, double *__restrict__ acc, int hmax,
+           double *__restrict__ model) {
   extern __shared__ double chisq_smem[];
   enum { NM = CHISQ_P * (CHISQ_P + 1) / 2, NACC = NM + CHISQ_P };
   const int lane = threadIdx.x & 31;
@@ -39,6 +41,7 @@ CHISQ_NAME(const ditem *__restrict__ items, int nitems, const dslotarm *__restri
   const int n = A.n, nd = A.nd, h = nd > 0 ? (nd - 1) / 2 : 0;
   const ne_blocks NB = ne_blocks_of(n);
   const int bb = lane >> 2, q = lane & 3;
+  double *ws_out = model + it.moff; // ws_i for resid_kernel
   for (int e = lane; e < 4 * NACC; e += 32) run[e] = 0.0;
   __syncwarp();
 
@@ -61,6 +64,7 @@ CHISQ_NAME(const ditem *__restrict__ items, int nitems, const dslotarm *__restri
       for (int i = ne_block_start(&NB, bl) + q; i < be; i += 4) {
         const double tt = band_at(&A, buf, i, lo);
         const double ws = tt * A.isig[i];
+        ws_out[i] = ws;
         const double w = ws * ws;
         const double dw = A.D[i] * ws;
         double b[CHISQ_P];
