@@ -100,6 +100,10 @@ typedef struct dreq {
 // that the 8 blocks read by a warp fall on different banks
 #define PIDX(p) ((p) + ((p) >> 5))
 #define GROUP_BUF_LEN(h) (PIDX(NE_GROUP + 2 * (h)) + 1)
+// a chisq warp's shared memory: group buffer, running sums [4][nacc], the
+// group's partials [nacc][PART_STRIDE]
+#define PART_STRIDE 33
+#define CHISQ_WARP_SMEM(h, nacc) (GROUP_BUF_LEN(h) + (4 + PART_STRIDE) * (nacc))
 
 // ---------------------------------------------------------------- device helpers
 __device__ __forceinline__ double warp_sum(double x) {
@@ -196,19 +200,6 @@ __device__ __forceinline__ int ne_block_start(const ne_blocks *B, int b) {
 }
 __device__ __forceinline__ int ne_block_end(const ne_blocks *B, int b) {
   return b < B->nreg ? min((b + 1) * RVS_NE_BLOCK, B->n4) : B->n;
-}
-
-// *run (lanes 0..3, lane q's running sum) += the partials of lanes q, 4 + q,
-// ..., in block order, for the group's nbk blocks.  Every lane takes part in
-// the shuffles.
-__device__ __forceinline__ void group_add(double *run, double val, int lane, int q, int nbk) {
-  double r = lane < 4 ? *run : 0.0;
-#pragma unroll
-  for (int b = 0; b < 8; b++) {
-    const double t = __shfl_sync(0xffffffffu, val, 4 * b + q);
-    if (b < nbk) r += t;
-  }
-  if (lane < 4) *run = r;
 }
 
 // ---------------------------------------------------------------- template kernels
@@ -1291,7 +1282,7 @@ static int gpu_pass(cuda_backend *cb, const rvs_eval_request *req, const int *gi
     const int wpb = CHISQ_THREADS / 32;
     const unsigned nb = (unsigned)((nitems + wpb - 1) / wpb);
     if (nitems > 0) {
-      size_t smem = sizeof(double) * (size_t)wpb * (GROUP_BUF_LEN((size_t)hmax) + 4 * (size_t)NACC);
+      size_t smem = sizeof(double) * (size_t)wpb * CHISQ_WARP_SMEM((size_t)hmax, (size_t)NACC);
       chisq_kernels[P]<<<nb, CHISQ_THREADS, smem, st>>>(
           (const ditem *)(dm + o_item), (int)nitems, cb->d_slotarms, cb->d_setups, d_tpl,
           d_tbuf, d_acc, hmax, d_model);
@@ -1473,16 +1464,13 @@ static int cu_init(cuda_backend *cb) {
   if (mt > MAX_TPL_PER_PASS) mt = MAX_TPL_PER_PASS;
   if (mt < 64) mt = 64;
   cb->max_tpl = mt;
-  // the chisq and resid kernels need up to ~80 KB of dynamic shared memory
-  // per block with the widest band (GPU_MAX_ND)
+  // the chisq kernels need up to ~160 KB of dynamic shared memory per block
+  // with the widest band (GPU_MAX_ND) and P = 12; resid_kernel less
   int optin = 0;
   CK(cudaDeviceGetAttribute(&optin, cudaDevAttrMaxSharedMemoryPerBlockOptin, cb->device));
-  const size_t need =
-      sizeof(double) * (CHISQ_THREADS / 32) *
-      (GROUP_BUF_LEN((size_t)GPU_MAX_ND / 2) +
-       (4 * (size_t)RVS_CUDA_MAX_NPOLY * (RVS_CUDA_MAX_NPOLY + 3) / 2 > NE_GROUP
-            ? 4 * (size_t)RVS_CUDA_MAX_NPOLY * (RVS_CUDA_MAX_NPOLY + 3) / 2
-            : NE_GROUP));
+  const size_t need = sizeof(double) * (CHISQ_THREADS / 32) *
+                     CHISQ_WARP_SMEM((size_t)GPU_MAX_ND / 2,
+                                     (size_t)RVS_CUDA_MAX_NPOLY * (RVS_CUDA_MAX_NPOLY + 3) / 2);
   if ((size_t)optin < need)
     return rvs_error(RVS_ERR_DEVICE, "CUDA backend: %d bytes of shared memory per block, %zu needed",
                      optin, need);

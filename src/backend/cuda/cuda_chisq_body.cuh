@@ -10,7 +10,8 @@
 //   pixels); lane (bb, q) = (lane / 4, lane % 4) sums, from 0 and in pixel
 //   order, the products of the pixels i = q mod 4 of block g0 + bb, for the
 //   P(P+1)/2 + P elements; then the partials of the 8 blocks of the group are
-//   added, in block order, to the running sums of lane q (shared memory);
+//   added, in block order, to the running sums of lane q (shared memory;
+//   the partials pass through shared memory too);
 //   at the end the four lanes are joined as (l0 + l1) + (l2 + l3).
 // The warp also stores ws_i = t_i / sigma_i of every pixel (model pool) for
 // resid_kernel.  Per group the warp first samples the Doppler-shifted spline over the
@@ -30,8 +31,9 @@ CHISQ_NAME(const ditem *__restrict__ items, int nitems, const dslotarm *__restri
   const int warp = threadIdx.x >> 5;
   const int item = blockIdx.x * (CHISQ_THREADS / 32) + warp;
   if (item >= nitems) return; // whole warp leaves together
-  double *buf = chisq_smem + (size_t)warp * (GROUP_BUF_LEN(hmax) + 4 * NACC);
+  double *buf = chisq_smem + (size_t)warp * CHISQ_WARP_SMEM(hmax, NACC);
   double *run = buf + GROUP_BUF_LEN(hmax); // [q][NACC] running lane sums
+  double *part = run + 4 * NACC;           // [NACC][PART_STRIDE] a group's partials
   const ditem it = items[item];
   const dslotarm A = slotarms[it.slotarm];
   const dtpl T = tpls[it.tpl];
@@ -80,12 +82,24 @@ CHISQ_NAME(const ditem *__restrict__ items, int nitems, const dslotarm *__restri
         }
       }
     }
-    // the group's blocks, in order, into the running sums of lanes 0..3
+    // the group's blocks, in order, into the running sums run[q][e]: the
+    // lanes' partials go through shared memory (part[e][lane]) and lane c
+    // adds, for the chains (q, e) = (c % 4, c / 4), c += 32, the partials of
+    // blocks 0..nbk-1 in order (a shuffle per element and block cost as much
+    // as the sums themselves)
     const int nbk = glast - g0 + 1;
 #pragma unroll
-    for (int e = 0; e < NM; e++) group_add(run + q * NACC + e, M[e], lane, q, nbk);
+    for (int e = 0; e < NM; e++) part[e * PART_STRIDE + lane] = M[e];
 #pragma unroll
-    for (int j = 0; j < CHISQ_P; j++) group_add(run + q * NACC + NM + j, v[j], lane, q, nbk);
+    for (int j = 0; j < CHISQ_P; j++) part[(NM + j) * PART_STRIDE + lane] = v[j];
+    __syncwarp();
+#pragma unroll 1
+    for (int c = lane; c < 4 * NACC; c += 32) {
+      const int e = c >> 2, qq = c & 3;
+      double r = run[qq * NACC + e];
+      for (int b = 0; b < nbk; b++) r += part[e * PART_STRIDE + 4 * b + qq];
+      run[qq * NACC + e] = r;
+    }
     __syncwarp();
   }
   if (lane == 0) {
