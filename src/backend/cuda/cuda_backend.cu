@@ -59,6 +59,7 @@ typedef struct dsetup {
   const double *x, *hinv;  // template grid, 1/h
   const double *cdash, *iden, *g; // Thomas factors of the spline system (m = nt-2)
   int nt, float_bits, log_spec, grid_kind;
+  int carry_par, pad;      // spline carry corrections in parallel (grid allows)
   double x0, inv_dx;       // O(1) interval guess (as core/spline.c)
 } dsetup;
 
@@ -253,15 +254,14 @@ __global__ void vsini_kernel(const int *__restrict__ vlist, const dtpl *__restri
 // The Thomas recurrences of core/spline.c (recur_up / recur_down), operation
 // for operation: below NCHUNK * CHUNK_MIN rows one sequential chain;
 // otherwise NCHUNK chains (one lane each) solved from a zero carry, then the
-// remainder rows and the carry corrections by one lane, in the CPU's order.
-// The caller is a group of SPLINE_GROUP lanes of one warp (mask: the group's
-// lanes); v and f are in global memory.  Each chain carries its last value
-// in a register: read back from v, every step waited on the store before.
-#define SPLINE_GROUP RVS_SPLINE_NCHUNK
-#define SPLINE_TPL_PER_WARP (32 / SPLINE_GROUP)
-static_assert(32 % SPLINE_GROUP == 0, "spline groups must tile a warp");
+// remainder rows and the carry corrections.  The corrections run one per
+// lane when the setup's grid makes them independent (par: no correction
+// reaches the next chunk's carry row, rvs_spline_carries_independent), else
+// all on lane 0 in the CPU's order; either way every row gets the CPU's
+// operations.  Each chain carries its last value in a register.  The caller
+// is one warp; v and f are in global memory.
 __device__ void spline_recur_up(double *__restrict__ v, const double *__restrict__ f, int m,
-                                int l, unsigned mask) {
+                                int l, int par) {
   if (m < RVS_SPLINE_NCHUNK * RVS_SPLINE_CHUNK_MIN) {
     if (l == 0) {
       double p = v[0];
@@ -274,26 +274,25 @@ __device__ void spline_recur_up(double *__restrict__ v, const double *__restrict
     const int b = l * L;
     double p = v[b];
     for (int t = 1; t < L; t++) v[b + t] = p = v[b + t] - f[b + t] * p;
+    if (l == RVS_SPLINE_NCHUNK - 1) // the remainder rows continue the last chain
+      for (int i = RVS_SPLINE_NCHUNK * L; i < m; i++) v[i] = p = v[i] - f[i] * p;
   }
-  __syncwarp(mask);
-  if (l == 0) {
-    double p = v[RVS_SPLINE_NCHUNK * L - 1];
-    for (int i = RVS_SPLINE_NCHUNK * L; i < m; i++) v[i] = p = v[i] - f[i] * p;
-    for (int c = 1; c < RVS_SPLINE_NCHUNK; c++) {
-      const int s0 = c * L, end = c + 1 < RVS_SPLINE_NCHUNK ? s0 + L : m;
-      const double carry = v[s0 - 1];
-      double q = 1;
-      for (int i = s0; i < end; i++) {
-        q *= -f[i];
-        v[i] += q * carry;
-        if (fabs(q) < RVS_SPLINE_CARRY_EPS) break;
-      }
+  __syncwarp();
+  for (int c = 1; c < RVS_SPLINE_NCHUNK; c++) {
+    if (par ? l != c : l != 0) continue;
+    const int s0 = c * L, end = c + 1 < RVS_SPLINE_NCHUNK ? s0 + L : m;
+    const double carry = v[s0 - 1];
+    double q = 1;
+    for (int i = s0; i < end; i++) {
+      q *= -f[i];
+      v[i] += q * carry;
+      if (fabs(q) < RVS_SPLINE_CARRY_EPS) break;
     }
   }
 }
 
 __device__ void spline_recur_down(double *__restrict__ v, const double *__restrict__ f, int m,
-                                  int l, unsigned mask) {
+                                  int l, int par) {
   if (m < RVS_SPLINE_NCHUNK * RVS_SPLINE_CHUNK_MIN) {
     if (l == 0) {
       double p = v[m - 1];
@@ -307,49 +306,43 @@ __device__ void spline_recur_down(double *__restrict__ v, const double *__restri
     double p = v[top];
     for (int j = top - 1; j >= lo; j--) v[j] = p = v[j] - f[j] * p;
   }
-  __syncwarp(mask);
-  if (l == 0) {
-    for (int c = RVS_SPLINE_NCHUNK - 2; c >= 0; c--) {
-      const int top = r + (c + 1) * L, lo = r + c * L;
-      const double carry = v[top];
-      double q = 1;
-      for (int j = top - 1; j >= lo; j--) {
-        q *= -f[j];
-        v[j] += q * carry;
-        if (fabs(q) < RVS_SPLINE_CARRY_EPS) break;
-      }
-      if (c == 0) {
-        double p = v[r];
-        for (int j = r - 1; j >= 0; j--) v[j] = p = v[j] - f[j] * p;
-      }
+  __syncwarp();
+  for (int c = RVS_SPLINE_NCHUNK - 2; c >= 0; c--) {
+    if (par ? l != c : l != 0) continue;
+    const int top = r + (c + 1) * L, lo = r + c * L;
+    const double carry = v[top];
+    double q = 1;
+    for (int j = top - 1; j >= lo; j--) {
+      q *= -f[j];
+      v[j] += q * carry;
+      if (fabs(q) < RVS_SPLINE_CARRY_EPS) break;
+    }
+    if (c == 0) { // chunk 0's rows below the chains, once chunk 0 is final
+      double p = v[r];
+      for (int j = r - 1; j >= 0; j--) v[j] = p = v[j] - f[j] * p;
     }
   }
 }
 
-// z of the templates (solve_z of core/spline.c): rhs, forward, backward, in
-// place in z[1..nt-2].  SPLINE_TPL_PER_WARP templates per one-warp block, a
-// group of SPLINE_GROUP lanes each (one lane per chain of the recurrences).
+// z of one template (solve_z of core/spline.c): rhs (32 lanes), forward,
+// backward, in place in z[1..nt-2].  One warp per template.
 __global__ void __launch_bounds__(32)
-spline_exact_kernel(const dtpl *__restrict__ tpls, int ntpl, int tpw, const dsetup *__restrict__ setups,
+spline_exact_kernel(const dtpl *__restrict__ tpls, const dsetup *__restrict__ setups,
                     double *__restrict__ tbuf) {
-  const int tid = threadIdx.x, grp = tid / SPLINE_GROUP, l = tid % SPLINE_GROUP;
-  const int k = blockIdx.x * tpw + grp;
-  if (grp >= tpw || k >= ntpl) return; // the whole group leaves together
-  const unsigned mask = ((1u << SPLINE_GROUP) - 1u) << (grp * SPLINE_GROUP);
-  const dtpl T = tpls[k];
+  const dtpl T = tpls[blockIdx.x];
   const dsetup S = setups[T.setup];
-  const int nt = S.nt, m = nt - 2;
+  const int nt = S.nt, m = nt - 2, l = threadIdx.x;
   const double *y = tbuf + T.buf + nt;
   double *z = tbuf + T.buf + 2 * (long long)nt;
   double *v = z + 1;
-  for (int i = l; i < m; i += SPLINE_GROUP) {
+  for (int i = l; i < m; i += 32) {
     const double b0 = (y[i + 1] - y[i]) * S.hinv[i], b1 = (y[i + 2] - y[i + 1]) * S.hinv[i + 1];
     v[i] = 6 * (b1 - b0) * S.iden[i];
   }
-  __syncwarp(mask);
-  spline_recur_up(v, S.g, m, l, mask);
-  __syncwarp(mask);
-  spline_recur_down(v, S.cdash, m, l, mask);
+  __syncwarp();
+  spline_recur_up(v, S.g, m, l, S.carry_par);
+  __syncwarp();
+  spline_recur_down(v, S.cdash, m, l, S.carry_par);
   if (l == 0) {
     z[0] = 0;
     z[nt - 1] = 0;
@@ -690,6 +683,7 @@ static int setup_index(cuda_backend *cb, const rvs_interp *ip, int *out) {
     memcpy(h + 3 * nt, spl.tri_d, sizeof(double) * nt);
     memcpy(h + 4 * nt, spl.tri_g, sizeof(double) * nt);
     D->grid_kind = spl.grid_kind;
+    D->carry_par = rvs_spline_carries_independent(spl.tri_g, spl.tri_c, nt - 2);
     D->x0 = spl.x0;
     D->inv_dx = spl.inv_dx;
     rvs_spline_free(&spl);
@@ -1268,14 +1262,7 @@ static int gpu_pass(cuda_backend *cb, const rvs_eval_request *req, const int *gi
     }
     PHASE(3)
     if (ndev > 0) {
-      static int tpw = 0; // templates per warp: RVS_CUDA_SPLINE_TPW (1, 2 or 4; default 1)
-      if (!tpw) {
-        const char *e = getenv("RVS_CUDA_SPLINE_TPW");
-        int v = e ? atoi(e) : 1;
-        tpw = (v == 2 || v == 4) ? v : 1;
-      }
-      const unsigned nsb = (unsigned)((ndev + (size_t)tpw - 1) / (size_t)tpw);
-      spline_exact_kernel<<<nsb, 32, 0, st>>>(d_tpl, (int)ndev, tpw, cb->d_setups, d_tbuf);
+      spline_exact_kernel<<<(unsigned)ndev, 32, 0, st>>>(d_tpl, cb->d_setups, d_tbuf);
       if ((e = cudaGetLastError()) != cudaSuccess) { rc = cuda_fail(e, "spline_exact_kernel", __FILE__, __LINE__); break; }
     }
     PHASE(4)
