@@ -578,6 +578,9 @@ typedef struct cuda_backend {
   // host scratch of a pass (grown, reused)
   rvs_cuda_tplmap map;
   int *rq_tid;            // [nreq * MAXARMS]
+  rvs_cuda_tplkey *rq_key; // [nreq * MAXARMS]: the template keys of a pass's requests
+  uint64_t *rq_hash;      // [nreq * MAXARMS]: their hashes
+  size_t rqkcap, rqhcap;
   cu_tpl_host *tinfo;     // [ntpl]
   int *tvert;             // [ntpl * maxw]
   double *twt;            // [ntpl * maxw]
@@ -989,18 +992,33 @@ static int gpu_pass(cuda_backend *cb, const rvs_eval_request *req, const int *gi
   // 1. de-duplicate templates until the pass is full
   rvs_cuda_tplmap_reset(&cb->map);
   if ((rc = grow((void **)&cb->rq_tid, &cb->rqcap, ng * RVS_MAXARMS, sizeof(int)))) return rc;
-  size_t nr = 0;
-  for (; nr < ng; nr++) {
-    if (nr > 0 && cb->map.n >= cb->max_tpl) break;
-    const rvs_eval_request *r = &req[gidx[nr]];
+  // the keys and hashes of the requests' templates in parallel, then the
+  // insertions in request order (the same map as inserting one by one)
+  const size_t nmax = ng;
+  if ((rc = grow((void **)&cb->rq_key, &cb->rqkcap, nmax * RVS_MAXARMS, sizeof(rvs_cuda_tplkey))) ||
+      (rc = grow((void **)&cb->rq_hash, &cb->rqhcap, nmax * RVS_MAXARMS, sizeof(uint64_t))))
+    return rc;
+  long long nmax_ll = (long long)nmax;
+#pragma omp parallel for schedule(static) if (nmax > 1024)
+  for (long long i = 0; i < nmax_ll; i++) {
+    const rvs_eval_request *r = &req[gidx[i]];
     const cu_slot *s = &cb->slots[r->slot];
     for (int a = 0; a < s->narms; a++) {
-      const cu_setup *S = &cb->setups[s->arm[a].setup];
-      rvs_cuda_tplkey k;
-      rvs_cuda_tplkey_make(&k, s->arm[a].setup, S->nparam, r->vsini > 0 ? r->vsini : -1.0,
-                           r->params);
+      rvs_cuda_tplkey *k = &cb->rq_key[i * RVS_MAXARMS + a];
+      rvs_cuda_tplkey_make(k, s->arm[a].setup, cb->setups[s->arm[a].setup].nparam,
+                           r->vsini > 0 ? r->vsini : -1.0, r->params);
+      cb->rq_hash[i * RVS_MAXARMS + a] = rvs_cuda_tplkey_hash(k);
+    }
+  }
+  size_t nr = 0;
+  for (; nr < nmax; nr++) {
+    if (nr > 0 && cb->map.n >= cb->max_tpl) break;
+    const cu_slot *s = &cb->slots[req[gidx[nr]].slot];
+    for (int a = 0; a < s->narms; a++) {
       int id, isnew;
-      if ((rc = rvs_cuda_tplmap_get(&cb->map, &k, &id, &isnew))) return rc;
+      if ((rc = rvs_cuda_tplmap_get_hashed(&cb->map, &cb->rq_key[nr * RVS_MAXARMS + a],
+                                           cb->rq_hash[nr * RVS_MAXARMS + a], &id, &isnew)))
+        return rc;
       cb->rq_tid[nr * RVS_MAXARMS + a] = id;
     }
   }
@@ -1045,7 +1063,9 @@ static int gpu_pass(cuda_backend *cb, const rvs_eval_request *req, const int *gi
   size_t nitems = 0;
   int *ok = (int *)malloc(sizeof(int) * (nr ? nr : 1));
   if (!ok) return rvs_error(RVS_ERR_NOMEM, "CUDA backend: no host memory");
-  for (size_t i = 0; i < nr; i++) {
+  long long nr_chk = (long long)nr;
+#pragma omp parallel for schedule(static) reduction(+ : nitems) if (nr > 1024)
+  for (long long i = 0; i < nr_chk; i++) {
     const rvs_eval_request *r = &req[gidx[i]];
     const cu_slot *s = &cb->slots[r->slot];
     double shrink = rvs_doppler_rest_scale(r->vel);
@@ -1119,6 +1139,7 @@ static int gpu_pass(cuda_backend *cb, const rvs_eval_request *req, const int *gi
   int *h_tflag = (int *)(M + o_flag);
   memset(h_tflag, 0, sizeof(int) * ndev);
   {
+    // offsets in order (cheap), then the copies and vsini taps in parallel
     size_t wpos = 0, tpos = 0, vpos = 0, bpos = 0;
     for (size_t t = 0; t < ntpl; t++) {
       const cu_tpl_host *ti = &cb->tinfo[t];
@@ -1132,29 +1153,59 @@ static int gpu_pass(cuda_backend *cb, const rvs_eval_request *req, const int *gi
       D->K = ti->K;
       D->toff = (long long)tpos;
       D->buf = (long long)bpos;
-      memcpy(h_vert + wpos, cb->tvert + t * (size_t)maxw, sizeof(int) * (size_t)ti->nw);
-      memcpy(h_wt + wpos, cb->twt + t * (size_t)maxw, sizeof(double) * (size_t)ti->nw);
       wpos += (size_t)ti->nw;
       bpos += 3 * (size_t)S->nt;
       if (ti->K > 0) {
-        // normalised half weights W_0..W_K, as rvs_convolve_vsini
-        double *full = (double *)malloc(sizeof(double) * (2 * (size_t)ti->K + 1));
-        size_t len = 0;
-        if (!full) {
-          free(ok);
-          return rvs_error(RVS_ERR_NOMEM, "CUDA backend: no host memory");
-        }
-        rc = rvs_vsini_kernel(k->vsini, S->lnstep, full, 2 * (size_t)ti->K + 1, &len);
-        if (rc) {
-          free(full);
-          free(ok);
-          return rc;
-        }
-        memcpy(h_taps + tpos, full + ti->K, sizeof(double) * ((size_t)ti->K + 1));
-        free(full);
         tpos += (size_t)ti->K + 1;
         h_vl[vpos++] = ti->dev;
       }
+    }
+    long long bad_tpl = -1; // the first template whose taps failed (error redone below)
+    long long ntpl_ll = (long long)ntpl;
+#pragma omp parallel if (ntpl > 256)
+    {
+      double *full = NULL; // this thread's scratch for a full vsini kernel
+      size_t fullcap = 0;
+#pragma omp for schedule(dynamic, 64)
+      for (long long t = 0; t < ntpl_ll; t++) {
+        const cu_tpl_host *ti = &cb->tinfo[t];
+        if (ti->dev < 0) continue;
+        const dtpl *D = &h_tpl[ti->dev];
+        memcpy(h_vert + D->woff, cb->tvert + (size_t)t * (size_t)maxw, sizeof(int) * (size_t)ti->nw);
+        memcpy(h_wt + D->woff, cb->twt + (size_t)t * (size_t)maxw, sizeof(double) * (size_t)ti->nw);
+        if (ti->K <= 0) continue;
+        // normalised half weights W_0..W_K, as rvs_convolve_vsini
+        const size_t need = 2 * (size_t)ti->K + 1;
+        size_t len = 0;
+        int trc = RVS_ERR_NOMEM;
+        if (need > fullcap) {
+          free(full);
+          full = (double *)malloc(sizeof(double) * need);
+          fullcap = full ? need : 0;
+        }
+        if (full)
+          trc = rvs_vsini_kernel(cb->map.keys[t].vsini, cb->setups[cb->map.keys[t].setup].lnstep,
+                                 full, need, &len);
+        if (trc) {
+#pragma omp critical(cuda_staging_error)
+          if (bad_tpl < 0 || t < bad_tpl) bad_tpl = t;
+          continue;
+        }
+        memcpy(h_taps + D->toff, full + ti->K, sizeof(double) * ((size_t)ti->K + 1));
+      }
+      free(full);
+    }
+    if (bad_tpl >= 0) { // again on this thread, for its message (errors are per thread)
+      const cu_tpl_host *ti = &cb->tinfo[bad_tpl];
+      const size_t need = 2 * (size_t)ti->K + 1;
+      double *full = (double *)malloc(sizeof(double) * need);
+      size_t len = 0;
+      rc = full ? rvs_vsini_kernel(cb->map.keys[bad_tpl].vsini,
+                                   cb->setups[cb->map.keys[bad_tpl].setup].lnstep, full, need, &len)
+                : RVS_ERR_NOMEM;
+      free(full);
+      free(ok);
+      return rc ? rc : rvs_error(RVS_ERR_NOMEM, "CUDA backend: no host memory");
     }
   }
   step_done(cb, 3, &t_step);
@@ -1428,7 +1479,7 @@ static void cu_destroy(rvs_backend *b) {
     if (cb->ev[k]) (void)cudaEventDestroy(cb->ev[k]);
   if (cb->cpu) cb->cpu->destroy(cb->cpu);
   rvs_cuda_tplmap_free(&cb->map);
-  free(cb->slots); free(cb->h_slotarms); free(cb->rq_tid); free(cb->tinfo); free(cb->tvert);
+  free(cb->slots); free(cb->h_slotarms); free(cb->rq_tid); free(cb->rq_key); free(cb->rq_hash); free(cb->tinfo); free(cb->tvert);
   free(cb->twt); free(cb->meta); free(cb->h_iout); free(cb->h_flag); free(cb->fb_idx);
   free(cb);
 }
