@@ -50,3 +50,11 @@ for f in "$logs"/*.log; do
   echo "== $(basename "$f")"
   grep -h "CUDA backend\|fits in .* s (" "$f" | sed 's/^.*INFO: //' | cut -c1-700
 done
+# GC_NCU=1: Nsight Compute on a few passes of this build's kernels (gpu_bench)
+if [ "${GC_NCU:-0}" = 1 ] && command -v ncu >/dev/null; then
+  timeout 150 ncu --launch-skip 40 --launch-count 14 \
+    --section SpeedOfLight --section Occupancy --section LaunchStats --section WarpStateStats \
+    "$C/bin/gpu_bench" 1024 20000 > "$logs/ncu.txt" 2>&1
+  echo "ncu: exit $?"
+  grep -E "^  [a-z_0-9]+\(|Duration|Registers Per|Achieved Occupancy|Memory Throughput|Compute \(SM\) Throughput|Stall" "$logs/ncu.txt" | head -90
+fi
