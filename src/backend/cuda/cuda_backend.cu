@@ -101,10 +101,14 @@ typedef struct dreq {
 // that the 8 blocks read by a warp fall on different banks
 #define PIDX(p) ((p) + ((p) >> 5))
 #define GROUP_BUF_LEN(h) (PIDX(NE_GROUP + 2 * (h)) + 1)
-// a chisq warp's shared memory: group buffer, running sums [4][nacc], the
-// group's partials [nacc][PART_STRIDE]
-#define PART_STRIDE 33
-#define CHISQ_WARP_SMEM(h, nacc) (GROUP_BUF_LEN(h) + (4 + PART_STRIDE) * (nacc))
+// a chisq warp's shared memory: the group buffer, which holds the group's
+// partials [nacc][PART_STRIDE] once the group's pixels are summed (stride 36:
+// conflict-free stores by lane and reads by (element, lane mod 4)), then the
+// running sums [4][nacc]
+#define PART_STRIDE 36
+#define CHISQ_BUF_PART(h, nacc) \
+  (GROUP_BUF_LEN(h) > PART_STRIDE * (nacc) ? GROUP_BUF_LEN(h) : PART_STRIDE * (nacc))
+#define CHISQ_WARP_SMEM(h, nacc) (CHISQ_BUF_PART(h, nacc) + 4 * (nacc))
 
 // ---------------------------------------------------------------- device helpers
 __device__ __forceinline__ double warp_sum(double x) {
@@ -575,6 +579,7 @@ typedef struct cuda_backend {
   void *pool[NPOOL];
   size_t pool_cap[NPOOL];
   size_t scratch_limit, max_tpl, max_tpl_user;
+  size_t max_ttpix;        // observed pixels of a pass (doubles of POOL_MODEL), at most
   // host scratch of a pass (grown, reused)
   rvs_cuda_tplmap map;
   int *rq_tid;            // [nreq * MAXARMS]
@@ -994,7 +999,12 @@ static int gpu_pass(cuda_backend *cb, const rvs_eval_request *req, const int *gi
   if ((rc = grow((void **)&cb->rq_tid, &cb->rqcap, ng * RVS_MAXARMS, sizeof(int)))) return rc;
   // the keys and hashes of the requests' templates in parallel, then the
   // insertions in request order (the same map as inserting one by one)
-  const size_t nmax = ng;
+  size_t nmax = 0, npix = 0; // the requests the pixel bound admits
+  for (; nmax < ng; nmax++) {
+    const size_t np = (size_t)cb->slots[req[gidx[nmax]].slot].ntot;
+    if (nmax > 0 && npix + np > cb->max_ttpix) break;
+    npix += np;
+  }
   if ((rc = grow((void **)&cb->rq_key, &cb->rqkcap, nmax * RVS_MAXARMS, sizeof(rvs_cuda_tplkey))) ||
       (rc = grow((void **)&cb->rq_hash, &cb->rqhcap, nmax * RVS_MAXARMS, sizeof(uint64_t))))
     return rc;
@@ -1411,9 +1421,10 @@ static int cu_evaluate(rvs_backend *b, const rvs_eval_request *req, size_t n, rv
   while (pos < ng) {
     size_t used = 0;
     rc = gpu_pass(cb, req, gidx + pos, ng - pos, res, &used, &nfb);
-    if (rc == RVS_ERR_NOMEM && cb->max_tpl > 1) {
+    if (rc == RVS_ERR_NOMEM && (cb->max_tpl > 1 || cb->max_ttpix > 1)) {
       // shrink and retry: nothing of this pass was written
-      cb->max_tpl /= 2;
+      cb->max_tpl = cb->max_tpl > 1 ? cb->max_tpl / 2 : 1;
+      cb->max_ttpix = cb->max_ttpix > 1 ? cb->max_ttpix / 2 : 1;
       cb->stats.oom_retries++;
       rvs_log(RVS_LOG_INFO, "CUDA backend: device memory exhausted (%s); %zu templates per pass",
               rvs_last_error(), cb->max_tpl);
@@ -1502,6 +1513,11 @@ static int cu_init(cuda_backend *cb) {
   if (mt > MAX_TPL_PER_PASS) mt = MAX_TPL_PER_PASS;
   if (mt < 64) mt = 64;
   cb->max_tpl = mt;
+  // observed pixels per pass (the stored ws_i): an eighth of the free memory,
+  // 2^20..2^27 doubles (at 2^27, ~16,000 DESI requests)
+  cb->max_ttpix = fr / 8 / sizeof(double);
+  if (cb->max_ttpix > ((size_t)1 << 27)) cb->max_ttpix = (size_t)1 << 27;
+  if (cb->max_ttpix < ((size_t)1 << 20)) cb->max_ttpix = (size_t)1 << 20;
   // the chisq kernels need up to ~160 KB of dynamic shared memory per block
   // with the widest band (GPU_MAX_ND) and P = 12; resid_kernel less
   int optin = 0;

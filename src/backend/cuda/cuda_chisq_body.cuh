@@ -32,8 +32,8 @@ CHISQ_NAME(const ditem *__restrict__ items, int nitems, const dslotarm *__restri
   const int item = blockIdx.x * (CHISQ_THREADS / 32) + warp;
   if (item >= nitems) return; // whole warp leaves together
   double *buf = chisq_smem + (size_t)warp * CHISQ_WARP_SMEM(hmax, NACC);
-  double *run = buf + GROUP_BUF_LEN(hmax); // [q][NACC] running lane sums
-  double *part = run + 4 * NACC;           // [NACC][PART_STRIDE] a group's partials
+  double *part = buf; // [NACC][PART_STRIDE] a group's partials, over buf once it is read
+  double *run = buf + CHISQ_BUF_PART(hmax, NACC); // [q][NACC] running lane sums
   const ditem it = items[item];
   const dslotarm A = slotarms[it.slotarm];
   const dtpl T = tpls[it.tpl];
@@ -83,11 +83,13 @@ CHISQ_NAME(const ditem *__restrict__ items, int nitems, const dslotarm *__restri
       }
     }
     // the group's blocks, in order, into the running sums run[q][e]: the
-    // lanes' partials go through shared memory (part[e][lane]) and lane c
+    // lanes' partials go through shared memory (part[e][lane], over the
+    // group buffer) and lane c
     // adds, for the chains (q, e) = (c % 4, c / 4), c += 32, the partials of
     // blocks 0..nbk-1 in order (a shuffle per element and block cost as much
     // as the sums themselves)
     const int nbk = glast - g0 + 1;
+    __syncwarp(); // every lane is done with buf
 #pragma unroll
     for (int e = 0; e < NM; e++) part[e * PART_STRIDE + lane] = M[e];
 #pragma unroll
