@@ -50,6 +50,15 @@ for f in "$logs"/*.log; do
   echo "== $(basename "$f")"
   grep -h "CUDA backend\|fits in .* s (" "$f" | sed 's/^.*INFO: //' | cut -c1-700
 done
+# GC_HEADLINE=N: N files (the first of 1,000 fibers) with the default two
+# workers, this build and the baseline (the rate of earlier sessions' entries)
+if [ "${GC_HEADLINE:-0}" -gt 0 ]; then
+  export DESI_NFILES=$GC_HEADLINE
+  DESI_STEPS=prep "$C/gpu-check" desi | q
+  for b in $first $last; do
+    env $(envof "$b") DESI_FIT_BIN=$b DESI_TAG=$b-n$GC_HEADLINE DESI_STEPS=two DESI_WORKERS=2 "$C/gpu-check" desi | q
+  done
+fi
 # GC_NCU=1: Nsight Compute on a few passes of this build's kernels (gpu_bench)
 if [ "${GC_NCU:-0}" = 1 ] && command -v ncu >/dev/null; then
   timeout 150 ncu --launch-skip 40 --launch-count 14 \
