@@ -5,6 +5,7 @@
 #include "rvs_test.h"
 
 #include <stdlib.h>
+#include <string.h>
 
 #include "core/doppler.h"
 #include "core/spline.h"
@@ -152,6 +153,83 @@ static void chunked_solve_vs_sequential_long_double(void **state) {
     }
     rvs_spline_free(&s);
     free(x), free(y), free(c), free(d), free(zr), free(z2), free(work);
+  }
+}
+
+/* The recurrences of core/spline.c with the carry corrections run in the
+ * opposite chunk order (what parallel corrections may do): the same bits as
+ * the library's solve whenever rvs_spline_carries_independent says so. */
+static void solve_reversed_carries(const rvs_spline *s, const double *y, size_t n, double *z) {
+  const double *g = s->tri_g, *cd = s->tri_c, *iden = s->tri_d, *hinv = s->hinv;
+  size_t m = n - 2, K = RVS_SPLINE_NCHUNK, L = m / K, r = m - K * L;
+  double *v = z + 1;
+  for (size_t i = 0; i < m; i++) {
+    double b0 = (y[i + 1] - y[i]) * hinv[i], b1 = (y[i + 2] - y[i + 1]) * hinv[i + 1];
+    v[i] = 6 * (b1 - b0) * iden[i];
+  }
+  for (size_t c = 0; c < K; c++) {
+    double p = v[c * L];
+    for (size_t t = 1; t < L; t++) v[c * L + t] = p = v[c * L + t] - g[c * L + t] * p;
+  }
+  double p = v[K * L - 1];
+  for (size_t i = K * L; i < m; i++) v[i] = p = v[i] - g[i] * p;
+  for (size_t c = K - 1; c >= 1; c--) {
+    size_t s0 = c * L, end = c + 1 < K ? s0 + L : m;
+    double carry = v[s0 - 1], q = 1;
+    for (size_t i = s0; i < end; i++) {
+      q *= -g[i];
+      v[i] += q * carry;
+      if (fabs(q) < RVS_SPLINE_CARRY_EPS) break;
+    }
+  }
+  for (size_t c = 0; c < K; c++) {
+    size_t lo = r + c * L, top = lo + L - 1;
+    double pd = v[top];
+    for (size_t j = top; j-- > lo;) v[j] = pd = v[j] - cd[j] * pd;
+  }
+  for (size_t c = 0; c + 1 < K; c++) {
+    size_t top = r + (c + 1) * L, lo = r + c * L;
+    double carry = v[top], q = 1;
+    for (size_t j = top; j-- > lo;) {
+      q *= -cd[j];
+      v[j] += q * carry;
+      if (fabs(q) < RVS_SPLINE_CARRY_EPS) break;
+    }
+    if (c == 0) {
+      double pd = v[r];
+      for (size_t j = r; j-- > 0;) v[j] = pd = v[j] - cd[j] * pd;
+    }
+  }
+  z[0] = z[n - 1] = 0;
+}
+
+static void parallel_carries_same_bits(void **state) {
+  (void)state;
+  uint64_t seed = 777;
+  /* DESI-like log grids (the CUDA backend's case), a long random grid, and
+   * chunks of 65 rows, too short for a correction (~70 rows) to stop */
+  struct { size_t n; int kind; int expect; } cases[] = {
+      {6200, 0, 1}, {5300, 0, 1}, {6450, 0, 1}, {20000, 1, 1}, {8 * 65 + 2, 0, 0}, {300, 0, 0}};
+  for (size_t t = 0; t < sizeof cases / sizeof cases[0]; t++) {
+    size_t n = cases[t].n;
+    double *x = cases[t].kind ? random_grid(n, &seed) : log_grid(3600.0, 9800.0, n);
+    double *y = malloc(sizeof(double) * n), *z1 = malloc(sizeof(double) * n),
+           *z2 = malloc(sizeof(double) * n), *work = malloc(sizeof(double) * rvs_spline_work_size(n));
+    assert_true(y && z1 && z2 && work);
+    rvs_spline s;
+    assert_int_equal(rvs_spline_init_grid(&s, x, n, RVS_GRID_AUTO), RVS_OK);
+    int ind = rvs_spline_carries_independent(s.tri_g, s.tri_c, n - 2);
+    assert_int_equal(ind, cases[t].expect);
+    if (ind) {
+      for (int rep = 0; rep < 3; rep++) {
+        for (size_t i = 0; i < n; i++) y[i] = exp(urand(&seed) - 0.5) * (1 + sin((double)i / 40.0));
+        assert_int_equal(rvs_spline_second_derivs(x, y, n, z1, work), RVS_OK);
+        solve_reversed_carries(&s, y, n, z2);
+        for (size_t i = 0; i < n; i++) assert_true(memcmp(&z1[i], &z2[i], sizeof(double)) == 0);
+      }
+    }
+    rvs_spline_free(&s);
+    free(x), free(y), free(z1), free(z2), free(work);
   }
 }
 
@@ -512,6 +590,7 @@ static void doppler_eval_and_set_y(void **state) {
 static const struct CMUnitTest tests[] = {
     cmocka_unit_test(second_derivs_vs_dense_solve),
     cmocka_unit_test(chunked_solve_vs_sequential_long_double),
+    cmocka_unit_test(parallel_carries_same_bits),
     cmocka_unit_test(exact_at_nodes),
     cmocka_unit_test(reproduces_linear_function),
     cmocka_unit_test(c2_continuity_and_natural_ends),

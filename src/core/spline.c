@@ -124,6 +124,30 @@ static void recur_down(double *restrict v, const double *restrict f, size_t m) {
   }
 }
 
+/* Does the correction loop over rows [from, to) (step +1 or -1 as the
+ * recurrences run it) stop before its final row? */
+static int correction_stops_early(const double *f, long from, long to, int step) {
+  double q = 1;
+  for (long i = from; i != to; i += step) {
+    q *= -f[i];
+    if (fabs(q) < CARRY_EPS) return i != to - step;
+  }
+  return 0;
+}
+
+int rvs_spline_carries_independent(const double *fu, const double *fd, size_t m) {
+  if (m < NCHUNK * CHUNK_MIN) return 0;
+  long L = (long)(m / NCHUNK), r = (long)m - NCHUNK * L;
+  /* recur_up: chunk c's last row is chunk c+1's carry (c = 1..NCHUNK-2);
+   * recur_down: chunk c's lowest row is chunk c-1's carry (c = 1..NCHUNK-2) */
+  for (long c = 1; c + 1 < NCHUNK; c++) {
+    if (!correction_stops_early(fu, c * L, c * L + L, 1)) return 0;
+    long top = r + (c + 1) * L, lo = r + c * L;
+    if (!correction_stops_early(fd, top - 1, lo - 1, -1)) return 0;
+  }
+  return 1;
+}
+
 /* z[0..n-1] from the grid factors: forward elimination then back
  * substitution, in place in z[1..n-2]. */
 RVS_CLONES static void solve_z(const double *y, size_t n, const double *cdash, const double *iden,

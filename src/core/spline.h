@@ -108,6 +108,14 @@ size_t rvs_spline_work_size(size_t n);
 int rvs_spline_second_derivs(const double *x, const double *y, size_t n, double *z,
                              double *work);
 
+/* 1 when the carry corrections of the chunked recurrences (m = n - 2 rows,
+ * forward factors fu = tri_g, backward factors fd = tri_c) can run in
+ * parallel with the same result: no chunk's correction reaches the row that
+ * is the next chunk's carry (each stops below CARRY_EPS first), so every
+ * carry is final once the chains are done.  Grid-only (the factors decide
+ * where a correction stops).  0 when m uses the single chain. */
+int rvs_spline_carries_independent(const double *fu, const double *fd, size_t m);
+
 /* Coefficients coef[(n-1)*4] (A, B, C, D per interval) from x, y, z. */
 void rvs_spline_coeffs(const double *x, const double *y, const double *z, size_t n,
                        double *coef);

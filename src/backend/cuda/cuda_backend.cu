@@ -59,6 +59,7 @@ typedef struct dsetup {
   const double *x, *hinv;  // template grid, 1/h
   const double *cdash, *iden, *g; // Thomas factors of the spline system (m = nt-2)
   int nt, float_bits, log_spec, grid_kind;
+  int carry_par, pad;      // spline carry corrections in parallel (grid allows)
   double x0, inv_dx;       // O(1) interval guess (as core/spline.c)
 } dsetup;
 
@@ -78,6 +79,7 @@ typedef struct dtpl {
 typedef struct ditem {
   int slotarm, tpl;
   double shrink, lnoff;    // lam_rest = lam_obs * shrink; lnoff = ln(shrink) - x0
+  long long moff;          // the item's ws_i = t_i / sigma_i in the model pool
 } ditem;
 
 typedef struct dreqarm {
@@ -99,6 +101,14 @@ typedef struct dreq {
 // that the 8 blocks read by a warp fall on different banks
 #define PIDX(p) ((p) + ((p) >> 5))
 #define GROUP_BUF_LEN(h) (PIDX(NE_GROUP + 2 * (h)) + 1)
+// a chisq warp's shared memory: the group buffer, which holds the group's
+// partials [nacc][PART_STRIDE] once the group's pixels are summed (stride 36:
+// conflict-free stores by lane and reads by (element, lane mod 4)), then the
+// running sums [4][nacc]
+#define PART_STRIDE 36
+#define CHISQ_BUF_PART(h, nacc) \
+  (GROUP_BUF_LEN(h) > PART_STRIDE * (nacc) ? GROUP_BUF_LEN(h) : PART_STRIDE * (nacc))
+#define CHISQ_WARP_SMEM(h, nacc) (CHISQ_BUF_PART(h, nacc) + 4 * (nacc))
 
 // ---------------------------------------------------------------- device helpers
 __device__ __forceinline__ double warp_sum(double x) {
@@ -197,19 +207,6 @@ __device__ __forceinline__ int ne_block_end(const ne_blocks *B, int b) {
   return b < B->nreg ? min((b + 1) * RVS_NE_BLOCK, B->n4) : B->n;
 }
 
-// *run (lanes 0..3, lane q's running sum) += the partials of lanes q, 4 + q,
-// ..., in block order, for the group's nbk blocks.  Every lane takes part in
-// the shuffles.
-__device__ __forceinline__ void group_add(double *run, double val, int lane, int q, int nbk) {
-  double r = lane < 4 ? *run : 0.0;
-#pragma unroll
-  for (int b = 0; b < 8; b++) {
-    const double t = __shfl_sync(0xffffffffu, val, 4 * b + q);
-    if (b < nbk) r += t;
-  }
-  if (lane < 4) *run = r;
-}
-
 // ---------------------------------------------------------------- template kernels
 __global__ void interp_kernel(const dtpl *__restrict__ tpls, const dsetup *__restrict__ setups,
                               const int *__restrict__ verts, const double *__restrict__ wts,
@@ -260,85 +257,97 @@ __global__ void vsini_kernel(const int *__restrict__ vlist, const dtpl *__restri
 
 // The Thomas recurrences of core/spline.c (recur_up / recur_down), operation
 // for operation: below NCHUNK * CHUNK_MIN rows one sequential chain;
-// otherwise NCHUNK chains (one thread each) solved from a zero carry, then
-// the remainder rows and the carry corrections by one thread, in the CPU's
-// order.  The caller's block is one warp; v and f are in global memory.
-__device__ void spline_recur_up(double *v, const double *f, int m, int tid) {
+// otherwise NCHUNK chains (one lane each) solved from a zero carry, then the
+// remainder rows and the carry corrections.  The corrections run one per
+// lane when the setup's grid makes them independent (par: no correction
+// reaches the next chunk's carry row, rvs_spline_carries_independent), else
+// all on lane 0 in the CPU's order; either way every row gets the CPU's
+// operations.  Each chain carries its last value in a register.  The caller
+// is one warp; v and f are in global memory.
+__device__ void spline_recur_up(double *__restrict__ v, const double *__restrict__ f, int m,
+                                int l, int par) {
   if (m < RVS_SPLINE_NCHUNK * RVS_SPLINE_CHUNK_MIN) {
-    if (tid == 0)
-      for (int i = 1; i < m; i++) v[i] -= f[i] * v[i - 1];
+    if (l == 0) {
+      double p = v[0];
+      for (int i = 1; i < m; i++) v[i] = p = v[i] - f[i] * p;
+    }
     return;
   }
   const int L = m / RVS_SPLINE_NCHUNK;
-  if (tid < RVS_SPLINE_NCHUNK) {
-    const int b = tid * L;
-    for (int t = 1; t < L; t++) v[b + t] -= f[b + t] * v[b + t - 1];
+  if (l < RVS_SPLINE_NCHUNK) {
+    const int b = l * L;
+    double p = v[b];
+    for (int t = 1; t < L; t++) v[b + t] = p = v[b + t] - f[b + t] * p;
+    if (l == RVS_SPLINE_NCHUNK - 1) // the remainder rows continue the last chain
+      for (int i = RVS_SPLINE_NCHUNK * L; i < m; i++) v[i] = p = v[i] - f[i] * p;
   }
-  __syncthreads();
-  if (tid == 0) {
-    for (int i = RVS_SPLINE_NCHUNK * L; i < m; i++) v[i] -= f[i] * v[i - 1];
-    for (int c = 1; c < RVS_SPLINE_NCHUNK; c++) {
-      const int s0 = c * L, end = c + 1 < RVS_SPLINE_NCHUNK ? s0 + L : m;
-      const double carry = v[s0 - 1];
-      double q = 1;
-      for (int i = s0; i < end; i++) {
-        q *= -f[i];
-        v[i] += q * carry;
-        if (fabs(q) < RVS_SPLINE_CARRY_EPS) break;
-      }
+  __syncwarp();
+  for (int c = 1; c < RVS_SPLINE_NCHUNK; c++) {
+    if (par ? l != c : l != 0) continue;
+    const int s0 = c * L, end = c + 1 < RVS_SPLINE_NCHUNK ? s0 + L : m;
+    const double carry = v[s0 - 1];
+    double q = 1;
+    for (int i = s0; i < end; i++) {
+      q *= -f[i];
+      v[i] += q * carry;
+      if (fabs(q) < RVS_SPLINE_CARRY_EPS) break;
     }
   }
 }
 
-__device__ void spline_recur_down(double *v, const double *f, int m, int tid) {
+__device__ void spline_recur_down(double *__restrict__ v, const double *__restrict__ f, int m,
+                                  int l, int par) {
   if (m < RVS_SPLINE_NCHUNK * RVS_SPLINE_CHUNK_MIN) {
-    if (tid == 0)
-      for (int j = m - 2; j >= 0; j--) v[j] -= f[j] * v[j + 1];
+    if (l == 0) {
+      double p = v[m - 1];
+      for (int j = m - 2; j >= 0; j--) v[j] = p = v[j] - f[j] * p;
+    }
     return;
   }
   const int L = m / RVS_SPLINE_NCHUNK, r = m - RVS_SPLINE_NCHUNK * L;
-  if (tid < RVS_SPLINE_NCHUNK) { // chunk [r + cL, r + (c+1)L) from its top down
-    const int lo = r + tid * L, top = lo + L - 1;
-    for (int j = top - 1; j >= lo; j--) v[j] -= f[j] * v[j + 1];
+  if (l < RVS_SPLINE_NCHUNK) { // chunk [r + cL, r + (c+1)L) from its top down
+    const int lo = r + l * L, top = lo + L - 1;
+    double p = v[top];
+    for (int j = top - 1; j >= lo; j--) v[j] = p = v[j] - f[j] * p;
   }
-  __syncthreads();
-  if (tid == 0) {
-    for (int c = RVS_SPLINE_NCHUNK - 2; c >= 0; c--) {
-      const int top = r + (c + 1) * L, lo = r + c * L;
-      const double carry = v[top];
-      double q = 1;
-      for (int j = top - 1; j >= lo; j--) {
-        q *= -f[j];
-        v[j] += q * carry;
-        if (fabs(q) < RVS_SPLINE_CARRY_EPS) break;
-      }
-      if (c == 0)
-        for (int j = r - 1; j >= 0; j--) v[j] -= f[j] * v[j + 1];
+  __syncwarp();
+  for (int c = RVS_SPLINE_NCHUNK - 2; c >= 0; c--) {
+    if (par ? l != c : l != 0) continue;
+    const int top = r + (c + 1) * L, lo = r + c * L;
+    const double carry = v[top];
+    double q = 1;
+    for (int j = top - 1; j >= lo; j--) {
+      q *= -f[j];
+      v[j] += q * carry;
+      if (fabs(q) < RVS_SPLINE_CARRY_EPS) break;
+    }
+    if (c == 0) { // chunk 0's rows below the chains, once chunk 0 is final
+      double p = v[r];
+      for (int j = r - 1; j >= 0; j--) v[j] = p = v[j] - f[j] * p;
     }
   }
 }
 
-// z of one template (solve_z of core/spline.c): rhs, forward, backward, in
-// place in z[1..nt-2].  One warp per template.
+// z of one template (solve_z of core/spline.c): rhs (32 lanes), forward,
+// backward, in place in z[1..nt-2].  One warp per template.
 __global__ void __launch_bounds__(32)
 spline_exact_kernel(const dtpl *__restrict__ tpls, const dsetup *__restrict__ setups,
                     double *__restrict__ tbuf) {
   const dtpl T = tpls[blockIdx.x];
   const dsetup S = setups[T.setup];
-  const int nt = S.nt, m = nt - 2, tid = threadIdx.x;
+  const int nt = S.nt, m = nt - 2, l = threadIdx.x;
   const double *y = tbuf + T.buf + nt;
   double *z = tbuf + T.buf + 2 * (long long)nt;
   double *v = z + 1;
-  for (int i = tid; i < m; i += 32) {
+  for (int i = l; i < m; i += 32) {
     const double b0 = (y[i + 1] - y[i]) * S.hinv[i], b1 = (y[i + 2] - y[i + 1]) * S.hinv[i + 1];
     v[i] = 6 * (b1 - b0) * S.iden[i];
   }
-  __syncthreads();
-  spline_recur_up(v, S.g, m, tid);
-  __syncthreads();
-  spline_recur_down(v, S.cdash, m, tid);
-  __syncthreads();
-  if (tid == 0) {
+  __syncwarp();
+  spline_recur_up(v, S.g, m, l, S.carry_par);
+  __syncwarp();
+  spline_recur_down(v, S.cdash, m, l, S.carry_par);
+  if (l == 0) {
     z[0] = 0;
     z[nt - 1] = 0;
   }
@@ -383,7 +392,7 @@ spline_exact_kernel(const dtpl *__restrict__ tpls, const dsetup *__restrict__ se
 #include "backend/cuda/cuda_chisq_body.cuh"
 
 typedef void (*chisq_fn)(const ditem *, int, const dslotarm *, const dsetup *, const dtpl *,
-                         const double *, double *, int);
+                         const double *, double *, int, double *);
 static const chisq_fn chisq_kernels[RVS_CUDA_MAX_NPOLY + 1] = {
     NULL, chisq_p1, chisq_p2, chisq_p3, chisq_p4, chisq_p5, chisq_p6,
     chisq_p7, chisq_p8, chisq_p9, chisq_p10, chisq_p11, chisq_p12};
@@ -465,31 +474,27 @@ __global__ void finish_kernel(const dreq *__restrict__ reqs, const dreqarm *__re
 }
 
 // The explicit residual of an item, summed in the CPU's order (core/chisq.h):
-// r_i = D_i - (t_i / sigma_i) sum_j a_j B_j(i), r_i^2 summed per lane q = i % 4
-// in pixel order over [0, n4), the last n % 4 pixels added to lane 0, the
-// lanes joined as (l0 + l1) + (l2 + l3).  The warp forms r_i^2 of a group in
-// parallel (sampled as in the chisq kernels); lanes 0..3 then add them up.
+// r_i = D_i - ws_i sum_j a_j B_j(i), with ws_i = t_i / sigma_i as the chisq
+// kernel computed and stored it (so no second sampling of the spline and
+// band), r_i^2 summed per lane q = i % 4 in pixel order over [0, n4), the
+// last n % 4 pixels added to lane 0, the lanes joined as (l0 + l1) + (l2 + l3).
+// The warp forms r_i^2 of a group in parallel; lanes 0..3 then add them up.
 // a: the coefficients finish_kernel left at the start of the item's sums;
 // the result goes to iout[item][0].
 __global__ void __launch_bounds__(CHISQ_THREADS)
 resid_kernel(const ditem *__restrict__ items, int nitems, const dslotarm *__restrict__ slotarms,
-             const dsetup *__restrict__ setups, const dtpl *__restrict__ tpls,
-             const double *__restrict__ tbuf, const double *__restrict__ acc, int P, int hmax,
+             const double *__restrict__ model, const double *__restrict__ acc, int P,
              double *__restrict__ iout) {
   extern __shared__ double chisq_smem[];
   const int lane = threadIdx.x & 31;
   const int warp = threadIdx.x >> 5;
   const int item = blockIdx.x * (CHISQ_THREADS / 32) + warp;
   if (item >= nitems) return;
-  double *buf = chisq_smem + (size_t)warp * (GROUP_BUF_LEN(hmax) + NE_GROUP);
-  double *r2 = buf + GROUP_BUF_LEN(hmax);
+  double *r2 = chisq_smem + (size_t)warp * NE_GROUP;
   const ditem it = items[item];
   const dslotarm A = slotarms[it.slotarm];
-  const dtpl T = tpls[it.tpl];
-  const dsetup S = setups[T.setup];
-  const double *y = tbuf + T.buf + S.nt;
-  const double *z = tbuf + T.buf + 2 * (long long)S.nt;
-  const int n = A.n, nd = A.nd, h = nd > 0 ? (nd - 1) / 2 : 0;
+  const double *ws_of = model + it.moff;
+  const int n = A.n;
   const int NACC = P * (P + 1) / 2 + P;
   const double *co = acc + (size_t)item * NACC;
   double a[RVS_CUDA_MAX_NPOLY];
@@ -501,17 +506,12 @@ resid_kernel(const ditem *__restrict__ items, int nitems, const dslotarm *__rest
   for (int g0 = 0; g0 < NB.nblk; g0 += 8) {
     const int glast = min(g0 + 8, NB.nblk) - 1;
     const int gs = ne_block_start(&NB, g0), ge = ne_block_end(&NB, glast);
-    const int lo = gs - h;
-    sample_group(&A, &S, y, z, it.shrink, it.lnoff, lo, ge + h, lane, buf);
-    __syncwarp();
     for (int i = gs + lane; i < ge; i += 32) {
-      const double tt = band_at(&A, buf, i, lo);
       double c = a[0] * A.B[i];
 #pragma unroll
       for (int j = 1; j < RVS_CUDA_MAX_NPOLY; j++)
         if (j < P) c += a[j] * A.B[(size_t)j * n + i];
-      const double ws = tt * A.isig[i];
-      const double rr = A.D[i] - ws * c;
+      const double rr = A.D[i] - ws_of[i] * c;
       r2[i - gs] = rr * rr;
     }
     __syncwarp();
@@ -552,7 +552,7 @@ typedef struct cu_slot {
   cu_arm arm[RVS_MAXARMS];
 } cu_slot;
 
-enum { POOL_TBUF, POOL_ACC, POOL_META, POOL_OUT, NPOOL };
+enum { POOL_TBUF, POOL_ACC, POOL_META, POOL_OUT, POOL_MODEL, NPOOL };
 
 typedef struct cu_tpl_host {  // one de-duplicated template of a pass
   int rc;          // locate status
@@ -579,9 +579,13 @@ typedef struct cuda_backend {
   void *pool[NPOOL];
   size_t pool_cap[NPOOL];
   size_t scratch_limit, max_tpl, max_tpl_user;
+  size_t max_ttpix;        // observed pixels of a pass (doubles of POOL_MODEL), at most
   // host scratch of a pass (grown, reused)
   rvs_cuda_tplmap map;
   int *rq_tid;            // [nreq * MAXARMS]
+  rvs_cuda_tplkey *rq_key; // [nreq * MAXARMS]: the template keys of a pass's requests
+  uint64_t *rq_hash;      // [nreq * MAXARMS]: their hashes
+  size_t rqkcap, rqhcap;
   cu_tpl_host *tinfo;     // [ntpl]
   int *tvert;             // [ntpl * maxw]
   double *twt;            // [ntpl * maxw]
@@ -687,6 +691,7 @@ static int setup_index(cuda_backend *cb, const rvs_interp *ip, int *out) {
     memcpy(h + 3 * nt, spl.tri_d, sizeof(double) * nt);
     memcpy(h + 4 * nt, spl.tri_g, sizeof(double) * nt);
     D->grid_kind = spl.grid_kind;
+    D->carry_par = rvs_spline_carries_independent(spl.tri_g, spl.tri_c, nt - 2);
     D->x0 = spl.x0;
     D->inv_dx = spl.inv_dx;
     rvs_spline_free(&spl);
@@ -992,18 +997,38 @@ static int gpu_pass(cuda_backend *cb, const rvs_eval_request *req, const int *gi
   // 1. de-duplicate templates until the pass is full
   rvs_cuda_tplmap_reset(&cb->map);
   if ((rc = grow((void **)&cb->rq_tid, &cb->rqcap, ng * RVS_MAXARMS, sizeof(int)))) return rc;
-  size_t nr = 0;
-  for (; nr < ng; nr++) {
-    if (nr > 0 && cb->map.n >= cb->max_tpl) break;
-    const rvs_eval_request *r = &req[gidx[nr]];
+  // the keys and hashes of the requests' templates in parallel, then the
+  // insertions in request order (the same map as inserting one by one)
+  size_t nmax = 0, npix = 0; // the requests the pixel bound admits
+  for (; nmax < ng; nmax++) {
+    const size_t np = (size_t)cb->slots[req[gidx[nmax]].slot].ntot;
+    if (nmax > 0 && npix + np > cb->max_ttpix) break;
+    npix += np;
+  }
+  if ((rc = grow((void **)&cb->rq_key, &cb->rqkcap, nmax * RVS_MAXARMS, sizeof(rvs_cuda_tplkey))) ||
+      (rc = grow((void **)&cb->rq_hash, &cb->rqhcap, nmax * RVS_MAXARMS, sizeof(uint64_t))))
+    return rc;
+  long long nmax_ll = (long long)nmax;
+#pragma omp parallel for schedule(static) if (nmax > 1024)
+  for (long long i = 0; i < nmax_ll; i++) {
+    const rvs_eval_request *r = &req[gidx[i]];
     const cu_slot *s = &cb->slots[r->slot];
     for (int a = 0; a < s->narms; a++) {
-      const cu_setup *S = &cb->setups[s->arm[a].setup];
-      rvs_cuda_tplkey k;
-      rvs_cuda_tplkey_make(&k, s->arm[a].setup, S->nparam, r->vsini > 0 ? r->vsini : -1.0,
-                           r->params);
+      rvs_cuda_tplkey *k = &cb->rq_key[i * RVS_MAXARMS + a];
+      rvs_cuda_tplkey_make(k, s->arm[a].setup, cb->setups[s->arm[a].setup].nparam,
+                           r->vsini > 0 ? r->vsini : -1.0, r->params);
+      cb->rq_hash[i * RVS_MAXARMS + a] = rvs_cuda_tplkey_hash(k);
+    }
+  }
+  size_t nr = 0;
+  for (; nr < nmax; nr++) {
+    if (nr > 0 && cb->map.n >= cb->max_tpl) break;
+    const cu_slot *s = &cb->slots[req[gidx[nr]].slot];
+    for (int a = 0; a < s->narms; a++) {
       int id, isnew;
-      if ((rc = rvs_cuda_tplmap_get(&cb->map, &k, &id, &isnew))) return rc;
+      if ((rc = rvs_cuda_tplmap_get_hashed(&cb->map, &cb->rq_key[nr * RVS_MAXARMS + a],
+                                           cb->rq_hash[nr * RVS_MAXARMS + a], &id, &isnew)))
+        return rc;
       cb->rq_tid[nr * RVS_MAXARMS + a] = id;
     }
   }
@@ -1048,7 +1073,9 @@ static int gpu_pass(cuda_backend *cb, const rvs_eval_request *req, const int *gi
   size_t nitems = 0;
   int *ok = (int *)malloc(sizeof(int) * (nr ? nr : 1));
   if (!ok) return rvs_error(RVS_ERR_NOMEM, "CUDA backend: no host memory");
-  for (size_t i = 0; i < nr; i++) {
+  long long nr_chk = (long long)nr;
+#pragma omp parallel for schedule(static) reduction(+ : nitems) if (nr > 1024)
+  for (long long i = 0; i < nr_chk; i++) {
     const rvs_eval_request *r = &req[gidx[i]];
     const cu_slot *s = &cb->slots[r->slot];
     double shrink = rvs_doppler_rest_scale(r->vel);
@@ -1122,6 +1149,7 @@ static int gpu_pass(cuda_backend *cb, const rvs_eval_request *req, const int *gi
   int *h_tflag = (int *)(M + o_flag);
   memset(h_tflag, 0, sizeof(int) * ndev);
   {
+    // offsets in order (cheap), then the copies and vsini taps in parallel
     size_t wpos = 0, tpos = 0, vpos = 0, bpos = 0;
     for (size_t t = 0; t < ntpl; t++) {
       const cu_tpl_host *ti = &cb->tinfo[t];
@@ -1135,34 +1163,65 @@ static int gpu_pass(cuda_backend *cb, const rvs_eval_request *req, const int *gi
       D->K = ti->K;
       D->toff = (long long)tpos;
       D->buf = (long long)bpos;
-      memcpy(h_vert + wpos, cb->tvert + t * (size_t)maxw, sizeof(int) * (size_t)ti->nw);
-      memcpy(h_wt + wpos, cb->twt + t * (size_t)maxw, sizeof(double) * (size_t)ti->nw);
       wpos += (size_t)ti->nw;
       bpos += 3 * (size_t)S->nt;
       if (ti->K > 0) {
-        // normalised half weights W_0..W_K, as rvs_convolve_vsini
-        double *full = (double *)malloc(sizeof(double) * (2 * (size_t)ti->K + 1));
-        size_t len = 0;
-        if (!full) {
-          free(ok);
-          return rvs_error(RVS_ERR_NOMEM, "CUDA backend: no host memory");
-        }
-        rc = rvs_vsini_kernel(k->vsini, S->lnstep, full, 2 * (size_t)ti->K + 1, &len);
-        if (rc) {
-          free(full);
-          free(ok);
-          return rc;
-        }
-        memcpy(h_taps + tpos, full + ti->K, sizeof(double) * ((size_t)ti->K + 1));
-        free(full);
         tpos += (size_t)ti->K + 1;
         h_vl[vpos++] = ti->dev;
       }
+    }
+    long long bad_tpl = -1; // the first template whose taps failed (error redone below)
+    long long ntpl_ll = (long long)ntpl;
+#pragma omp parallel if (ntpl > 256)
+    {
+      double *full = NULL; // this thread's scratch for a full vsini kernel
+      size_t fullcap = 0;
+#pragma omp for schedule(dynamic, 64)
+      for (long long t = 0; t < ntpl_ll; t++) {
+        const cu_tpl_host *ti = &cb->tinfo[t];
+        if (ti->dev < 0) continue;
+        const dtpl *D = &h_tpl[ti->dev];
+        memcpy(h_vert + D->woff, cb->tvert + (size_t)t * (size_t)maxw, sizeof(int) * (size_t)ti->nw);
+        memcpy(h_wt + D->woff, cb->twt + (size_t)t * (size_t)maxw, sizeof(double) * (size_t)ti->nw);
+        if (ti->K <= 0) continue;
+        // normalised half weights W_0..W_K, as rvs_convolve_vsini
+        const size_t need = 2 * (size_t)ti->K + 1;
+        size_t len = 0;
+        int trc = RVS_ERR_NOMEM;
+        if (need > fullcap) {
+          free(full);
+          full = (double *)malloc(sizeof(double) * need);
+          fullcap = full ? need : 0;
+        }
+        if (full)
+          trc = rvs_vsini_kernel(cb->map.keys[t].vsini, cb->setups[cb->map.keys[t].setup].lnstep,
+                                 full, need, &len);
+        if (trc) {
+#pragma omp critical(cuda_staging_error)
+          if (bad_tpl < 0 || t < bad_tpl) bad_tpl = t;
+          continue;
+        }
+        memcpy(h_taps + D->toff, full + ti->K, sizeof(double) * ((size_t)ti->K + 1));
+      }
+      free(full);
+    }
+    if (bad_tpl >= 0) { // again on this thread, for its message (errors are per thread)
+      const cu_tpl_host *ti = &cb->tinfo[bad_tpl];
+      const size_t need = 2 * (size_t)ti->K + 1;
+      double *full = (double *)malloc(sizeof(double) * need);
+      size_t len = 0;
+      rc = full ? rvs_vsini_kernel(cb->map.keys[bad_tpl].vsini,
+                                   cb->setups[cb->map.keys[bad_tpl].setup].lnstep, full, need, &len)
+                : RVS_ERR_NOMEM;
+      free(full);
+      free(ok);
+      return rc ? rc : rvs_error(RVS_ERR_NOMEM, "CUDA backend: no host memory");
     }
   }
   step_done(cb, 3, &t_step);
   // items sorted by slot-arm (warps of one block share the spectrum's data)
   int hmax = 0, maxnt = 4;
+  size_t model_dbl = 0;
   {
     int *key = (int *)malloc(sizeof(int) * (nitems ? nitems : 1));
     ditem *tmp = (ditem *)malloc(sizeof(ditem) * (nitems ? nitems : 1));
@@ -1211,6 +1270,8 @@ static int gpu_pass(cuda_backend *cb, const rvs_eval_request *req, const int *gi
     rvs_cuda_order_by_key(key, nitems, cb->nslots * RVS_MAXARMS, cnt, ord);
     for (size_t k = 0; k < nitems; k++) {
       h_item[k] = tmp[ord[k]];
+      h_item[k].moff = (long long)model_dbl; // ws_i of the item, for resid_kernel
+      model_dbl += cb->slots[h_item[k].slotarm / RVS_MAXARMS].arm[h_item[k].slotarm % RVS_MAXARMS].n;
       pos_of[ord[k]] = k;
     }
     for (size_t i = 0; i < nr; i++)
@@ -1219,11 +1280,16 @@ static int gpu_pass(cuda_backend *cb, const rvs_eval_request *req, const int *gi
           h_ra[i * RVS_MAXARMS + a].item = (int)pos_of[h_ra[i * RVS_MAXARMS + a].item];
     free(key); free(tmp); free(ord); free(cnt); free(pos_of);
   }
+  if ((rc = pool_need(cb, POOL_MODEL, sizeof(double) * model_dbl))) {
+    free(ok);
+    return rc;
+  }
   // 5. device work
   unsigned char *dm = (unsigned char *)cb->pool[POOL_META];
   double *d_tbuf = (double *)cb->pool[POOL_TBUF];
   double *d_acc = (double *)cb->pool[POOL_ACC];
   double *d_iout = (double *)cb->pool[POOL_OUT];
+  double *d_model = (double *)cb->pool[POOL_MODEL];
   int *d_flag = (int *)((unsigned char *)cb->pool[POOL_OUT] +
                         align256(sizeof(double) * nitems * (size_t)(P + 1)));
   cudaStream_t st = cb->stream;
@@ -1264,10 +1330,10 @@ static int gpu_pass(cuda_backend *cb, const rvs_eval_request *req, const int *gi
     const int wpb = CHISQ_THREADS / 32;
     const unsigned nb = (unsigned)((nitems + wpb - 1) / wpb);
     if (nitems > 0) {
-      size_t smem = sizeof(double) * (size_t)wpb * (GROUP_BUF_LEN((size_t)hmax) + 4 * (size_t)NACC);
+      size_t smem = sizeof(double) * (size_t)wpb * CHISQ_WARP_SMEM((size_t)hmax, (size_t)NACC);
       chisq_kernels[P]<<<nb, CHISQ_THREADS, smem, st>>>(
           (const ditem *)(dm + o_item), (int)nitems, cb->d_slotarms, cb->d_setups, d_tpl,
-          d_tbuf, d_acc, hmax);
+          d_tbuf, d_acc, hmax, d_model);
       if ((e = cudaGetLastError()) != cudaSuccess) { rc = cuda_fail(e, "chisq kernel", __FILE__, __LINE__); break; }
     }
     PHASE(5)
@@ -1277,10 +1343,9 @@ static int gpu_pass(cuda_backend *cb, const rvs_eval_request *req, const int *gi
           d_iout, d_flag);
       if ((e = cudaGetLastError()) != cudaSuccess) { rc = cuda_fail(e, "finish_kernel", __FILE__, __LINE__); break; }
       if (nitems > 0) {
-        size_t smem = sizeof(double) * (size_t)wpb * (GROUP_BUF_LEN((size_t)hmax) + NE_GROUP);
+        size_t smem = sizeof(double) * (size_t)wpb * NE_GROUP;
         resid_kernel<<<nb, CHISQ_THREADS, smem, st>>>((const ditem *)(dm + o_item), (int)nitems,
-                                                      cb->d_slotarms, cb->d_setups, d_tpl, d_tbuf,
-                                                      d_acc, P, hmax, d_iout);
+                                                      cb->d_slotarms, d_model, d_acc, P, d_iout);
         if ((e = cudaGetLastError()) != cudaSuccess) { rc = cuda_fail(e, "resid_kernel", __FILE__, __LINE__); break; }
         e = cudaMemcpyAsync(cb->h_iout, d_iout, sizeof(double) * nitems * (size_t)(P + 1),
                             cudaMemcpyDeviceToHost, st);
@@ -1356,9 +1421,10 @@ static int cu_evaluate(rvs_backend *b, const rvs_eval_request *req, size_t n, rv
   while (pos < ng) {
     size_t used = 0;
     rc = gpu_pass(cb, req, gidx + pos, ng - pos, res, &used, &nfb);
-    if (rc == RVS_ERR_NOMEM && cb->max_tpl > 1) {
+    if (rc == RVS_ERR_NOMEM && (cb->max_tpl > 1 || cb->max_ttpix > 1)) {
       // shrink and retry: nothing of this pass was written
-      cb->max_tpl /= 2;
+      cb->max_tpl = cb->max_tpl > 1 ? cb->max_tpl / 2 : 1;
+      cb->max_ttpix = cb->max_ttpix > 1 ? cb->max_ttpix / 2 : 1;
       cb->stats.oom_retries++;
       rvs_log(RVS_LOG_INFO, "CUDA backend: device memory exhausted (%s); %zu templates per pass",
               rvs_last_error(), cb->max_tpl);
@@ -1424,7 +1490,7 @@ static void cu_destroy(rvs_backend *b) {
     if (cb->ev[k]) (void)cudaEventDestroy(cb->ev[k]);
   if (cb->cpu) cb->cpu->destroy(cb->cpu);
   rvs_cuda_tplmap_free(&cb->map);
-  free(cb->slots); free(cb->h_slotarms); free(cb->rq_tid); free(cb->tinfo); free(cb->tvert);
+  free(cb->slots); free(cb->h_slotarms); free(cb->rq_tid); free(cb->rq_key); free(cb->rq_hash); free(cb->tinfo); free(cb->tvert);
   free(cb->twt); free(cb->meta); free(cb->h_iout); free(cb->h_flag); free(cb->fb_idx);
   free(cb);
 }
@@ -1447,16 +1513,18 @@ static int cu_init(cuda_backend *cb) {
   if (mt > MAX_TPL_PER_PASS) mt = MAX_TPL_PER_PASS;
   if (mt < 64) mt = 64;
   cb->max_tpl = mt;
-  // the chisq and resid kernels need up to ~80 KB of dynamic shared memory
-  // per block with the widest band (GPU_MAX_ND)
+  // observed pixels per pass (the stored ws_i): an eighth of the free memory,
+  // 2^20..2^27 doubles (at 2^27, ~16,000 DESI requests)
+  cb->max_ttpix = fr / 8 / sizeof(double);
+  if (cb->max_ttpix > ((size_t)1 << 27)) cb->max_ttpix = (size_t)1 << 27;
+  if (cb->max_ttpix < ((size_t)1 << 20)) cb->max_ttpix = (size_t)1 << 20;
+  // the chisq kernels need up to ~160 KB of dynamic shared memory per block
+  // with the widest band (GPU_MAX_ND) and P = 12; resid_kernel less
   int optin = 0;
   CK(cudaDeviceGetAttribute(&optin, cudaDevAttrMaxSharedMemoryPerBlockOptin, cb->device));
-  const size_t need =
-      sizeof(double) * (CHISQ_THREADS / 32) *
-      (GROUP_BUF_LEN((size_t)GPU_MAX_ND / 2) +
-       (4 * (size_t)RVS_CUDA_MAX_NPOLY * (RVS_CUDA_MAX_NPOLY + 3) / 2 > NE_GROUP
-            ? 4 * (size_t)RVS_CUDA_MAX_NPOLY * (RVS_CUDA_MAX_NPOLY + 3) / 2
-            : NE_GROUP));
+  const size_t need = sizeof(double) * (CHISQ_THREADS / 32) *
+                     CHISQ_WARP_SMEM((size_t)GPU_MAX_ND / 2,
+                                     (size_t)RVS_CUDA_MAX_NPOLY * (RVS_CUDA_MAX_NPOLY + 3) / 2);
   if ((size_t)optin < need)
     return rvs_error(RVS_ERR_DEVICE, "CUDA backend: %d bytes of shared memory per block, %zu needed",
                      optin, need);

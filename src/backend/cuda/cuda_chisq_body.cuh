@@ -10,9 +10,11 @@
 //   pixels); lane (bb, q) = (lane / 4, lane % 4) sums, from 0 and in pixel
 //   order, the products of the pixels i = q mod 4 of block g0 + bb, for the
 //   P(P+1)/2 + P elements; then the partials of the 8 blocks of the group are
-//   added, in block order, to the running sums of lane q (shared memory);
+//   added, in block order, to the running sums of lane q (shared memory;
+//   the partials pass through shared memory too);
 //   at the end the four lanes are joined as (l0 + l1) + (l2 + l3).
-// Per group the warp first samples the Doppler-shifted spline over the
+// The warp also stores ws_i = t_i / sigma_i of every pixel (model pool) for
+// resid_kernel.  Per group the warp first samples the Doppler-shifted spline over the
 // group's pixels plus the resolution halo into shared memory.
 #if !defined(CHISQ_P) || !defined(CHISQ_NAME)
 #error "define CHISQ_P and CHISQ_NAME before including cuda_chisq_body.cuh"
@@ -21,15 +23,17 @@
 __global__ void __launch_bounds__(CHISQ_THREADS)
 CHISQ_NAME(const ditem *__restrict__ items, int nitems, const dslotarm *__restrict__ slotarms,
            const dsetup *__restrict__ setups, const dtpl *__restrict__ tpls,
-           const double *__restrict__ tbuf, double *__restrict__ acc, int hmax) {
+           const double *__restrict__ tbuf, double *__restrict__ acc, int hmax,
+           double *__restrict__ model) {
   extern __shared__ double chisq_smem[];
   enum { NM = CHISQ_P * (CHISQ_P + 1) / 2, NACC = NM + CHISQ_P };
   const int lane = threadIdx.x & 31;
   const int warp = threadIdx.x >> 5;
   const int item = blockIdx.x * (CHISQ_THREADS / 32) + warp;
   if (item >= nitems) return; // whole warp leaves together
-  double *buf = chisq_smem + (size_t)warp * (GROUP_BUF_LEN(hmax) + 4 * NACC);
-  double *run = buf + GROUP_BUF_LEN(hmax); // [q][NACC] running lane sums
+  double *buf = chisq_smem + (size_t)warp * CHISQ_WARP_SMEM(hmax, NACC);
+  double *part = buf; // [NACC][PART_STRIDE] a group's partials, over buf once it is read
+  double *run = buf + CHISQ_BUF_PART(hmax, NACC); // [q][NACC] running lane sums
   const ditem it = items[item];
   const dslotarm A = slotarms[it.slotarm];
   const dtpl T = tpls[it.tpl];
@@ -39,6 +43,7 @@ CHISQ_NAME(const ditem *__restrict__ items, int nitems, const dslotarm *__restri
   const int n = A.n, nd = A.nd, h = nd > 0 ? (nd - 1) / 2 : 0;
   const ne_blocks NB = ne_blocks_of(n);
   const int bb = lane >> 2, q = lane & 3;
+  double *ws_out = model + it.moff; // ws_i for resid_kernel
   for (int e = lane; e < 4 * NACC; e += 32) run[e] = 0.0;
   __syncwarp();
 
@@ -61,6 +66,7 @@ CHISQ_NAME(const ditem *__restrict__ items, int nitems, const dslotarm *__restri
       for (int i = ne_block_start(&NB, bl) + q; i < be; i += 4) {
         const double tt = band_at(&A, buf, i, lo);
         const double ws = tt * A.isig[i];
+        ws_out[i] = ws;
         const double w = ws * ws;
         const double dw = A.D[i] * ws;
         double b[CHISQ_P];
@@ -76,12 +82,26 @@ CHISQ_NAME(const ditem *__restrict__ items, int nitems, const dslotarm *__restri
         }
       }
     }
-    // the group's blocks, in order, into the running sums of lanes 0..3
+    // the group's blocks, in order, into the running sums run[q][e]: the
+    // lanes' partials go through shared memory (part[e][lane], over the
+    // group buffer) and lane c
+    // adds, for the chains (q, e) = (c % 4, c / 4), c += 32, the partials of
+    // blocks 0..nbk-1 in order (a shuffle per element and block cost as much
+    // as the sums themselves)
     const int nbk = glast - g0 + 1;
+    __syncwarp(); // every lane is done with buf
 #pragma unroll
-    for (int e = 0; e < NM; e++) group_add(run + q * NACC + e, M[e], lane, q, nbk);
+    for (int e = 0; e < NM; e++) part[e * PART_STRIDE + lane] = M[e];
 #pragma unroll
-    for (int j = 0; j < CHISQ_P; j++) group_add(run + q * NACC + NM + j, v[j], lane, q, nbk);
+    for (int j = 0; j < CHISQ_P; j++) part[(NM + j) * PART_STRIDE + lane] = v[j];
+    __syncwarp();
+#pragma unroll 1
+    for (int c = lane; c < 4 * NACC; c += 32) {
+      const int e = c >> 2, qq = c & 3;
+      double r = run[qq * NACC + e];
+      for (int b = 0; b < nbk; b++) r += part[e * PART_STRIDE + 4 * b + qq];
+      run[qq * NACC + e] = r;
+    }
     __syncwarp();
   }
   if (lane == 0) {

@@ -97,15 +97,16 @@ static inline int rvs_cuda_tplmap_rehash(rvs_cuda_tplmap *m, size_t cap) {
   return RVS_OK;
 }
 
-/* Id of key k, adding it if new (*is_new = 1).  Ids are 0, 1, 2, ... in
+/* Id of key k whose hash is h (rvs_cuda_tplkey_hash, computed ahead, e.g.
+ * in parallel), adding it if new (*is_new = 1).  Ids are 0, 1, 2, ... in
  * order of first appearance. */
-static inline int rvs_cuda_tplmap_get(rvs_cuda_tplmap *m, const rvs_cuda_tplkey *k, int *id,
-                                      int *is_new) {
+static inline int rvs_cuda_tplmap_get_hashed(rvs_cuda_tplmap *m, const rvs_cuda_tplkey *k,
+                                             uint64_t h, int *id, int *is_new) {
   if (2 * (m->n + 1) > m->cap) {
     int rc = rvs_cuda_tplmap_rehash(m, m->cap ? 2 * m->cap : 1024);
     if (rc) return rc;
   }
-  size_t j = (size_t)rvs_cuda_tplkey_hash(k) & (m->cap - 1);
+  size_t j = (size_t)h & (m->cap - 1);
   while (m->tab[j] >= 0) {
     if (rvs_cuda_tplkey_equal(&m->keys[m->tab[j]], k)) {
       *id = m->tab[j];
@@ -127,6 +128,11 @@ static inline int rvs_cuda_tplmap_get(rvs_cuda_tplmap *m, const rvs_cuda_tplkey 
   *is_new = 1;
   m->n++;
   return RVS_OK;
+}
+
+static inline int rvs_cuda_tplmap_get(rvs_cuda_tplmap *m, const rvs_cuda_tplkey *k, int *id,
+                                      int *is_new) {
+  return rvs_cuda_tplmap_get_hashed(m, k, rvs_cuda_tplkey_hash(k), id, is_new);
 }
 
 /* order[0..n-1]: the indices 0..n-1 sorted by key[i] (0 <= key < nkeys),
