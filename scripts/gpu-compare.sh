@@ -8,7 +8,7 @@
 # Usage (device, carry .gpucarry):
 #   GC_BINS="rvs_desi_fit rvs_desi_fit_s8 rvs_desi_fit_base" GC_WORKERS="2 4" \
 #     DESI_NFILES=3 scripts/gpu-compare.sh
-# GC_ENV_<bin> (e.g. GC_ENV_rvs_desi_fit_s8="RVS_CUDA_SPLINE_TPW=1") sets the
+# GC_ENV_<bin> (e.g. GC_ENV_rvs_desi_fit_base="RVS_CUDA_PROFILE=0") sets the
 # environment of one build's runs.
 here=$(cd "$(dirname "$0")/.." && pwd)
 C="$here/.gpucarry"
@@ -37,7 +37,7 @@ w=/tmp/rvs-desi
 for b in $bins; do
   [ "$b" = "$last" ] && continue
   for f in $(seq 1 "$DESI_NFILES"); do
-    echo "$b vs $last (file $f): $("$C/bin/rvs_accuracy" --compare "$w/out-gpu-$last/rvtab_coadd-sim-$f.fits" "$w/out-gpu-$b/rvtab_coadd-sim-$f.fits" | grep "^PARITY" | cut -c1-200)"
+    echo "$b vs $last (file $f): $("$C/bin/rvs_accuracy" --compare "$w/out-gpu-$last/rvtab_coadd-sim-$f.fits" "$w/out-gpu-$b/rvtab_coadd-sim-$f.fits" | grep "^PARITY" | grep -o "all=.*")"
   done
 done
 for b in $first $last; do

@@ -258,11 +258,13 @@ __global__ void vsini_kernel(const int *__restrict__ vlist, const dtpl *__restri
 // The Thomas recurrences of core/spline.c (recur_up / recur_down), operation
 // for operation: below NCHUNK * CHUNK_MIN rows one sequential chain;
 // otherwise NCHUNK chains (one lane each) solved from a zero carry, then the
-// remainder rows and the carry corrections.  The corrections run one per
-// lane when the setup's grid makes them independent (par: no correction
+// remainder rows and the carry corrections.  The corrections are given one
+// per lane when the setup's grid makes them independent (par: no correction
 // reaches the next chunk's carry row, rvs_spline_carries_independent), else
-// all on lane 0 in the CPU's order; either way every row gets the CPU's
-// operations.  Each chain carries its last value in a register.  The caller
+// all to lane 0 in the CPU's order; either way every row gets the CPU's
+// operations.  (As written, the loop over c has one active lane per
+// iteration, so the warp still runs them one after another; branch
+// s9-spline has lane c run chunk c's loop.)  Each chain carries its last value in a register.  The caller
 // is one warp; v and f are in global memory.
 __device__ void spline_recur_up(double *__restrict__ v, const double *__restrict__ f, int m,
                                 int l, int par) {
