@@ -264,8 +264,8 @@ __global__ void vsini_kernel(const int *__restrict__ vlist, const dtpl *__restri
 // all to lane 0 in the CPU's order; either way every row gets the CPU's
 // operations.  (As written, the loop over c has one active lane per
 // iteration, so the warp still runs them one after another; branch
-// s9-spline has lane c run chunk c's loop.)  Each chain carries its last value in a register.  The caller
-// is one warp; v and f are in global memory.
+// s9-spline has lane c run chunk c's loop.)  Each chain carries its last
+// value in a register.  The caller is one warp; v and f are in global memory.
 __device__ void spline_recur_up(double *__restrict__ v, const double *__restrict__ f, int m,
                                 int l, int par) {
   if (m < RVS_SPLINE_NCHUNK * RVS_SPLINE_CHUNK_MIN) {
@@ -1520,7 +1520,7 @@ static int cu_init(cuda_backend *cb) {
   cb->max_ttpix = fr / 8 / sizeof(double);
   if (cb->max_ttpix > ((size_t)1 << 27)) cb->max_ttpix = (size_t)1 << 27;
   if (cb->max_ttpix < ((size_t)1 << 20)) cb->max_ttpix = (size_t)1 << 20;
-  // the chisq kernels need up to ~160 KB of dynamic shared memory per block
+  // the chisq kernels need up to ~115 KB of dynamic shared memory per block
   // with the widest band (GPU_MAX_ND) and P = 12; resid_kernel less
   int optin = 0;
   CK(cudaDeviceGetAttribute(&optin, cudaDevAttrMaxSharedMemoryPerBlockOptin, cb->device));
